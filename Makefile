@@ -1,0 +1,56 @@
+# coldstart: the two commands a user needs are `make matrix` and `make test`.
+# Both install what is missing first (scripts/setup.sh).
+
+GO       ?= go
+ARGS     ?=
+FUZZTIME ?= 2m
+# Packages with goroutines, run again under the race detector.
+RACE_PKGS = ./event/... ./harness/qemu/... ./harness/matrix/... ./internal/...
+
+.PHONY: all setup build matrix test lint unit fuzz bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build:
+	CGO_ENABLED=0 $(GO) build -o bin/coldstart ./cmd/coldstart
+
+# The default matrix on the default kernels. Extra flags: make matrix ARGS="--boots 5"
+matrix: setup build
+	bin/coldstart matrix $(ARGS)
+
+# Every test: format, vet, tidiness, unit and VM integration tests, the race
+# detector on concurrent packages, and a short fuzz of each fuzz target.
+test: setup lint unit
+	@echo "make test: all passed"
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	@cp go.mod /tmp/coldstart-go.mod.bak; cp go.sum /tmp/coldstart-go.sum.bak; \
+	  $(GO) mod tidy; \
+	  if ! cmp -s go.mod /tmp/coldstart-go.mod.bak || ! cmp -s go.sum /tmp/coldstart-go.sum.bak; then \
+	    echo "go mod tidy changed go.mod/go.sum: run it and commit"; \
+	    cp /tmp/coldstart-go.mod.bak go.mod; cp /tmp/coldstart-go.sum.bak go.sum; exit 1; fi
+
+unit:
+	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -race -timeout 20m $(RACE_PKGS)
+	$(GO) test -run '^$$' -fuzz FuzzDecoder -fuzztime 10s ./event
+	$(GO) test -run '^$$' -fuzz FuzzExtractVmlinux -fuzztime 10s ./harness/kernels
+	$(GO) test -run '^$$' -fuzz FuzzLoadFile -fuzztime 10s ./harness/kernels
+
+# Longer fuzzing, for a quiet machine.
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecoder -fuzztime $(FUZZTIME) ./event
+	$(GO) test -run '^$$' -fuzz FuzzExtractVmlinux -fuzztime $(FUZZTIME) ./harness/kernels
+	$(GO) test -run '^$$' -fuzz FuzzLoadFile -fuzztime $(FUZZTIME) ./harness/kernels
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./guest/scenario/ ./harness/initramfs/
+
+clean:
+	rm -rf bin

@@ -1,0 +1,107 @@
+// coldstart measures how fast containers start on each Linux kernel, and
+// catches the kernel change that made them slower.
+//
+// Usage:
+//
+//	coldstart matrix [--kernels a,b] [--kernel-file PATH] [--scenarios x,y]
+//	                 [--boots B] [--iterations I] [--warmups W] [--out DIR]
+//	                 [--accel auto|kvm|tcg] [--append "WORDS"]
+//	coldstart kernels list | fetch NAME... | check IMAGE
+//
+// matrix boots every kernel in kernels/ (or those named) in QEMU with an
+// initramfs holding the coldstart agent, runs the scenarios in the guest,
+// writes results/runs/<UTC stamp>/<kernel>.json and the console logs, and
+// prints a table per kernel.
+//
+// Exit status: 0 when everything ran, 1 when some boots or scenarios failed
+// (the results are still written), 2 on a usage or setup error, 130 when
+// interrupted (what was measured is written, marked incomplete).
+//
+// Environment: COLDSTART_CACHE (cache directory, default
+// $XDG_CACHE_HOME/coldstart or ~/.cache/coldstart), COLDSTART_SRC (the
+// coldstart source tree, default: found from the working directory),
+// COLDSTART_QEMU (the QEMU binary).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
+	stop()
+	os.Exit(exitCode(ctx, os.Stderr, err))
+}
+
+// Exit codes.
+const (
+	exitOK          = 0
+	exitFailed      = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+// usageError is a mistake in the command line or in an input file: exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// setupError is an environment problem (missing QEMU, no network to the
+// archive, unwritable output): exit 2.
+type setupError struct{ err error }
+
+func (e setupError) Error() string { return e.err.Error() }
+func (e setupError) Unwrap() error { return e.err }
+
+func exitCode(ctx context.Context, stderr io.Writer, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "coldstart: %v\n", err)
+	var ue usageError
+	var se setupError
+	switch {
+	case ctx.Err() != nil || errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "coldstart: interrupted; what was measured so far is written, marked incomplete")
+		return exitInterrupted
+	case errors.As(err, &ue), errors.As(err, &se):
+		return exitUsage
+	default:
+		return exitFailed
+	}
+}
+
+const usage = `usage:
+  coldstart matrix [flags]          run the kernel matrix (coldstart matrix -h for flags)
+  coldstart kernels list            list the kernels in kernels/
+  coldstart kernels fetch NAME...   fetch and verify kernels into the cache
+  coldstart kernels check IMAGE     check that a file is a bootable kernel`
+
+func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return usagef("no command given")
+	}
+	switch args[0] {
+	case "matrix":
+		return runMatrix(ctx, stdout, stderr, args[1:])
+	case "kernels":
+		return runKernels(ctx, stdout, stderr, args[1:])
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		fmt.Fprintln(stderr, usage)
+		return usagef("unknown command %q", args[0])
+	}
+}

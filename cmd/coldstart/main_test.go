@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"coldstart/guest/scenario"
+	"coldstart/harness/results"
+)
+
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	ctx := context.Background()
+	err := run(ctx, &o, &e, args)
+	code = exitCode(ctx, &e, err)
+	return o.String(), e.String(), code
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no command", nil, "no command given"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"unknown scenario", []string{"matrix", "--scenarios", "netns,bogus"}, "bogus"},
+		{"unknown kernel", []string{"matrix", "--kernels", "no-such-kernel", "--out", "/tmp/coldstart-test-unused"}, "no-such-kernel"},
+		{"bad boots", []string{"matrix", "--boots", "0"}, "--boots"},
+		{"bad accel", []string{"matrix", "--accel", "xen"}, "--accel"},
+		{"harness words in append", []string{"matrix", "--append", "coldstart.iterations=3"}, "coldstart.*"},
+		{"stray argument", []string{"matrix", "extra"}, "no arguments"},
+		{"unknown flag", []string{"matrix", "--frob"}, "frob"},
+		{"missing kernel file", []string{"matrix", "--kernel-file", "/nonexistent/bzImage", "--out", "/tmp/coldstart-test-unused"}, "/nonexistent/bzImage"},
+		{"kernels without subcommand", []string{"kernels"}, "subcommand"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, tt.args...)
+			assert.Equal(t, exitUsage, code, stderr)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
+
+func TestUnwritableOutputFailsBeforeBooting(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	_, stderr, code := runCLI(t, "matrix", "--out", filepath.Join(file, "run"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "--out")
+}
+
+func TestKernelsList(t *testing.T) {
+	stdout, stderr, code := runCLI(t, "kernels", "list")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "debian-6.1-cloud")
+}
+
+func TestKernelsCheckRejectsNonKernel(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "notakernel")
+	require.NoError(t, os.WriteFile(f, []byte(strings.Repeat("hello\n", 1000)), 0o644))
+	_, stderr, code := runCLI(t, "kernels", "check", f)
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "notakernel")
+}
+
+// requireVM skips a test that needs QEMU where it cannot be had; in CI,
+// where `make setup` installs it, its absence is a failure.
+func requireVM(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("qemu-system-x86_64 not found in CI (make setup should install it): %v", err)
+		}
+		t.Skipf("qemu-system-x86_64 not found (run make setup): %v", err)
+	}
+}
+
+// TestMatrixBootsDefaultKernel boots the real default kernel in QEMU and
+// checks that every kernel primitive returned the requested number of
+// plausible samples.
+func TestMatrixBootsDefaultKernel(t *testing.T) {
+	requireVM(t)
+	out := t.TempDir()
+	const iterations = 10
+	stdout, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--boots", "1",
+		"--iterations", "10", "--warmups", "2", "--out", out)
+	t.Logf("stderr:\n%s", stderr)
+	t.Logf("stdout:\n%s", stdout)
+	require.Equal(t, exitOK, code)
+
+	f, err := results.Read(filepath.Join(out, "debian-6.1-cloud.json"))
+	require.NoError(t, err)
+	assert.True(t, f.Complete)
+	assert.Contains(t, []string{"tcg", "kvm"}, f.Accel)
+	assert.NotEmpty(t, f.Kernel.Release)
+	assert.Len(t, f.Kernel.SHA256, 64)
+	require.Len(t, f.Boots, 1)
+	assert.Equal(t, results.StatusOK, f.Boots[0].Status)
+	assert.Greater(t, f.Boots[0].HelloMS, 0.0)
+	assert.FileExists(t, filepath.Join(out, "debian-6.1-cloud", "boot-0.console.log"))
+	for _, s := range scenario.All() {
+		got, ok := f.Scenarios[s.Name]
+		if !assert.True(t, ok, "scenario %s missing", s.Name) {
+			continue
+		}
+		// Debian's kernels have every namespace and mqueue.
+		assert.Equal(t, results.StatusOK, got.Status, "%s: %s", s.Name, got.Reason)
+		assert.Len(t, got.Samples, iterations, s.Name)
+		for _, smp := range got.Samples {
+			assert.Equal(t, 0, smp.Boot)
+			assert.Greater(t, smp.OpNS, int64(0), "%s op", s.Name)
+			assert.LessOrEqual(t, smp.OpNS, smp.WallNS, "%s op <= wall", s.Name)
+			assert.Less(t, smp.WallNS, int64(5e9), "%s wall under 5 s", s.Name)
+		}
+		assert.Contains(t, stdout, s.Name)
+	}
+	assert.Contains(t, stdout, "median")
+}
+
+func TestMatrixExactSamplesPerBoot(t *testing.T) {
+	requireVM(t)
+	out := t.TempDir()
+	_, stderr, code := runCLI(t, "matrix", "--scenarios", "netns,ipcns,mqueue", "--boots", "2", "--iterations", "7",
+		"--warmups", "1", "--out", out)
+	require.Equal(t, exitOK, code, stderr)
+	f, err := results.Read(filepath.Join(out, "debian-6.1-cloud.json"))
+	require.NoError(t, err)
+	require.Len(t, f.Boots, 2)
+	require.Len(t, f.Scenarios, 3)
+	for name, s := range f.Scenarios {
+		perBoot := map[int]int{}
+		for _, smp := range s.Samples {
+			perBoot[smp.Boot]++
+		}
+		assert.Equal(t, map[int]int{0: 7, 1: 7}, perBoot, name)
+	}
+}

@@ -1,0 +1,314 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"coldstart/guest/agent"
+	"coldstart/guest/scenario"
+	"coldstart/harness/initramfs"
+	"coldstart/harness/kernels"
+	"coldstart/harness/matrix"
+	"coldstart/harness/qemu"
+)
+
+type matrixFlags struct {
+	kernels    string
+	kernelFile string
+	kernelsDir string
+	scenarios  string
+	boots      int
+	iterations int
+	warmups    int
+	out        string
+	accel      string
+	cpus       int
+	memory     int
+	appendArgs string
+	timeout    time.Duration
+	helloTO    time.Duration
+	scenarioTO time.Duration
+}
+
+func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	var mf matrixFlags
+	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&mf.kernels, "kernels", "", "comma-separated kernel names from the kernels directory (default: all)")
+	fs.StringVar(&mf.kernelFile, "kernel-file", "", "an ad-hoc kernel image (bzImage or vmlinux) to run instead")
+	fs.StringVar(&mf.kernelsDir, "kernels-dir", "", "directory of kernel files (default: kernels/ in the source tree)")
+	fs.StringVar(&mf.scenarios, "scenarios", "", "comma-separated scenarios (default: all kernel primitives)")
+	fs.IntVar(&mf.boots, "boots", 3, "boots per kernel (each boot is one unit of replication)")
+	fs.IntVar(&mf.iterations, "iterations", 20, "timed iterations per scenario per boot")
+	fs.IntVar(&mf.warmups, "warmups", 3, "untimed iterations before the timed ones")
+	fs.StringVar(&mf.out, "out", "", "run directory (default: results/runs/<UTC stamp> in the source tree)")
+	fs.StringVar(&mf.accel, "accel", "auto", "auto (KVM if a probe boot works, else TCG), kvm or tcg")
+	fs.IntVar(&mf.cpus, "cpus", 2, "guest vCPUs (at least 2: on one CPU older kernels skip RCU grace periods)")
+	fs.IntVar(&mf.memory, "memory", 1024, "guest memory in MiB")
+	fs.StringVar(&mf.appendArgs, "append", "", "extra kernel command-line words")
+	fs.DurationVar(&mf.timeout, "timeout", 3*time.Hour, "deadline for the whole run")
+	fs.DurationVar(&mf.helloTO, "hello-timeout", matrix.DefaultDeadlines().Hello, "deadline from QEMU's launch to the agent's first event")
+	fs.DurationVar(&mf.scenarioTO, "scenario-timeout", matrix.DefaultDeadlines().Scenario, "deadline for one scenario in one boot")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("matrix takes no arguments, got %q", fs.Args())
+	}
+	if mf.boots < 1 || mf.iterations < 1 || mf.warmups < 0 {
+		return usagef("--boots and --iterations must be at least 1, --warmups at least 0")
+	}
+	if mf.cpus < 1 {
+		return usagef("--cpus must be at least 1")
+	}
+	switch mf.accel {
+	case "auto", qemu.AccelKVM, qemu.AccelTCG:
+	default:
+		return usagef("--accel %q: want auto, kvm or tcg", mf.accel)
+	}
+	if mf.cpus < 2 {
+		fmt.Fprintln(stderr, "warning: with one vCPU, kernels before about 5.17 skip RCU grace periods, hiding the regressions coldstart looks for")
+	}
+	scenarios, err := parseScenarios(mf.scenarios)
+	if err != nil {
+		return err
+	}
+	var appendWords []string
+	if mf.appendArgs != "" {
+		appendWords = strings.Fields(mf.appendArgs)
+		for _, w := range appendWords {
+			if strings.HasPrefix(w, agent.Prefix) {
+				return usagef("--append %q: coldstart.* words are the harness's own; use the matrix flags", w)
+			}
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, mf.timeout)
+	defer cancel()
+
+	src, err := sourceDir()
+	if err != nil {
+		return setupError{err}
+	}
+	cache, err := kernels.DefaultCacheDir()
+	if err != nil {
+		return setupError{err}
+	}
+	outDir := mf.out
+	if outDir == "" {
+		outDir = filepath.Join(src, "results", "runs", matrix.Stamp(time.Now()))
+	}
+	if err := checkWritable(outDir); err != nil {
+		return setupError{err}
+	}
+
+	// Kernels first: a typo in a name must fail before any slow work.
+	targets, err := selectKernels(mf, src)
+	if err != nil {
+		return err
+	}
+	fetcher := &kernels.Fetcher{CacheDir: cache, Progress: prefixWriter(stderr, "kernels: ")}
+	for i := range targets {
+		t := &targets[i]
+		if t.Image != nil {
+			continue
+		}
+		im, err := fetcher.Fetch(ctx, t.Kernel)
+		if err != nil {
+			return setupError{fmt.Errorf("kernel %s: %w", t.Kernel.Name, err)}
+		}
+		t.Image = im
+	}
+
+	start := time.Now()
+	initBin, agentBin, err := initramfs.Binaries(ctx, src, filepath.Join(cache, "bin"))
+	if err != nil {
+		return setupError{err}
+	}
+	built := time.Since(start)
+	ir, err := initramfs.Build(ctx, initramfs.Options{Init: initBin, Agent: agentBin, CacheDir: filepath.Join(cache, "initramfs")})
+	if err != nil {
+		return setupError{err}
+	}
+	how := "built"
+	if ir.Hit {
+		how = "cached"
+	}
+	fmt.Fprintf(stderr, "initramfs %s (%s): binaries %v, total %v\n", how, filepath.Base(ir.Path),
+		built.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+
+	accel := mf.accel
+	if accel == "auto" {
+		probe := qemu.Options{Kernel: targets[0].Image.Boot(), Initrd: ir.Path, CPUs: mf.cpus, MemoryMB: mf.memory,
+			Append: agent.Plan{Iterations: 1, Warmups: 0}.Cmdline()}
+		ok, why := qemu.ProbeKVM(ctx, probe, 30*time.Second)
+		accel = qemu.AccelTCG
+		if ok {
+			accel = qemu.AccelKVM
+		}
+		fmt.Fprintf(stderr, "accelerator: %s (%s)\n", accel, why)
+	}
+
+	fmt.Fprintf(stderr, "run directory: %s\n", outDir)
+	dl := matrix.DefaultDeadlines()
+	dl.Hello, dl.Scenario = mf.helloTO, mf.scenarioTO
+	files, runErr := matrix.Run(ctx, matrix.Options{
+		Targets: targets, Initrd: ir.Path, Scenarios: scenarios,
+		Boots: mf.boots, Iterations: mf.iterations, Warmups: mf.warmups,
+		Accel: accel, CPUs: mf.cpus, MemoryMB: mf.memory, Append: appendWords,
+		Deadlines: dl, OutDir: outDir, Progress: stderr,
+	})
+	for _, f := range files {
+		fmt.Fprintln(stdout)
+		if err := matrix.WriteTable(stdout, f); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "\nresults: %s\n", outDir)
+	return runErr
+}
+
+func parseScenarios(list string) ([]string, error) {
+	if list == "" {
+		var names []string
+		for _, s := range scenario.All() {
+			names = append(names, s.Name)
+		}
+		return names, nil
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" || seen[n] {
+			continue
+		}
+		if _, err := scenario.Lookup(n); err != nil {
+			return nil, usageError{err}
+		}
+		seen[n] = true
+		names = append(names, n)
+	}
+	if len(names) == 0 {
+		return nil, usagef("--scenarios %q names no scenario", list)
+	}
+	return names, nil
+}
+
+func selectKernels(mf matrixFlags, src string) ([]matrix.Target, error) {
+	if mf.kernelFile != "" {
+		if mf.kernels != "" {
+			return nil, usagef("give --kernels or --kernel-file, not both")
+		}
+		cache, err := kernels.DefaultCacheDir()
+		if err != nil {
+			return nil, setupError{err}
+		}
+		im, err := kernels.ImageFromFile(context.Background(), mf.kernelFile, cache)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--kernel-file: %w", err)}
+		}
+		k := kernels.Kernel{Name: "file-" + sanitize(filepath.Base(mf.kernelFile)), Source: kernels.SourceFile, Version: im.Release}
+		return []matrix.Target{{Kernel: k, Image: im}}, nil
+	}
+	dir := mf.kernelsDir
+	if dir == "" {
+		dir = filepath.Join(src, "kernels")
+	}
+	all, err := kernels.Load(dir)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if len(all) == 0 {
+		return nil, usagef("no kernel files in %s: add one (see kernels/README.md) or use --kernel-file", dir)
+	}
+	var ts []matrix.Target
+	if mf.kernels == "" {
+		for _, k := range all {
+			ts = append(ts, matrix.Target{Kernel: k})
+		}
+		return ts, nil
+	}
+	for _, n := range strings.Split(mf.kernels, ",") {
+		k, err := kernels.Lookup(all, strings.TrimSpace(n))
+		if err != nil {
+			return nil, usageError{err}
+		}
+		ts = append(ts, matrix.Target{Kernel: k})
+	}
+	return ts, nil
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
+			return r
+		}
+		if r >= 'A' && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return '-'
+	}, s)
+}
+
+// sourceDir is the coldstart source tree: the guest agent is built from it.
+func sourceDir() (string, error) {
+	if d := os.Getenv("COLDSTART_SRC"); d != "" {
+		return initramfs.ModuleRoot(d)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	return initramfs.ModuleRoot(wd)
+}
+
+// checkWritable makes dir and proves a file can be written there, before
+// any boot: a run must not fail at its end for want of a place to put it.
+func checkWritable(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("output directory %s: %w (choose another with --out)", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".probe-*")
+	if err != nil {
+		return fmt.Errorf("output directory %s is not writable: %w (choose another with --out)", dir, err)
+	}
+	_, werr := f.Write(make([]byte, 64<<10))
+	f.Close()
+	os.Remove(f.Name())
+	if werr != nil {
+		return fmt.Errorf("output directory %s: cannot write 64 KiB: %w (disk full? choose another with --out)", dir, werr)
+	}
+	return nil
+}
+
+type prefixed struct {
+	w      io.Writer
+	prefix string
+}
+
+func prefixWriter(w io.Writer, prefix string) io.Writer { return &prefixed{w, prefix} }
+
+func (p *prefixed) Write(b []byte) (int, error) {
+	lines := strings.SplitAfter(string(b), "\n")
+	var sb strings.Builder
+	for _, l := range lines {
+		if l != "" {
+			sb.WriteString(p.prefix + l)
+		}
+	}
+	if _, err := io.WriteString(p.w, sb.String()); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}

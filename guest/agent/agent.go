@@ -1,0 +1,206 @@
+// Package agent is the benchmark agent that runs inside the guest.
+//
+// It starts as u-root's uinit, reads its plan from the kernel command line
+// (see Plan), describes the guest in a hello event, runs each scenario's
+// warm-ups and timed iterations, streams the samples to the host as framed
+// events (package event) on a serial port of their own, and ends with a done
+// event. The console gets a line per scenario, for people.
+//
+// Environment: none; everything comes from the kernel command line and
+// /proc and /sys.
+package agent
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"coldstart/event"
+	"coldstart/guest/scenario"
+)
+
+// Options is what Run needs from its surroundings; tests fill it with
+// buffers and a temporary /proc and /sys.
+type Options struct {
+	Plan    Plan
+	Events  io.Writer
+	Console io.Writer
+	// ProcDir and SysDir default to /proc and /sys.
+	ProcDir, SysDir string
+}
+
+// Run carries out the plan. It returns an error only when the event stream
+// itself failed; a failing scenario is reported to the host and the run goes
+// on.
+func Run(ctx context.Context, o Options) error {
+	if o.ProcDir == "" {
+		o.ProcDir = "/proc"
+	}
+	if o.SysDir == "" {
+		o.SysDir = "/sys"
+	}
+	if o.Console == nil {
+		o.Console = io.Discard
+	}
+	enc := event.NewEncoder(o.Events)
+	hello := Describe(o.ProcDir, o.SysDir)
+	if err := enc.Encode(&event.Event{Type: event.TypeHello, Hello: hello}); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Console, "csagent: kernel %s, %d CPUs, clocksource %s (resolution %d ns)\n",
+		hello.Release, hello.NumCPU, hello.Clocksource, hello.ClockResNS)
+
+	switch o.Plan.Fault {
+	case "crash":
+		fmt.Fprintln(o.Console, "csagent: fault=crash: exiting without a done event")
+		return errors.New("fault=crash")
+	case "hang":
+		fmt.Fprintln(o.Console, "csagent: fault=hang: stopping here")
+		<-ctx.Done()
+		return ctx.Err()
+	case "garbage":
+		fmt.Fprintln(o.Console, "csagent: fault=garbage: writing noise on the event port")
+		if _, err := o.Events.Write([]byte("cs1 9 9 deadbeef {not json}\n\x00\xff garbage\n")); err != nil {
+			return err
+		}
+	}
+
+	var runErr error
+	if err := scenario.Prepare(); err != nil {
+		runErr = fmt.Errorf("prepare scenarios: %w", err)
+	}
+	for _, name := range o.Plan.Scenarios {
+		if runErr != nil || ctx.Err() != nil {
+			break
+		}
+		if err := runScenario(ctx, enc, o, name); err != nil {
+			runErr = err
+		}
+	}
+	if runErr == nil {
+		runErr = ctx.Err()
+	}
+	done := &event.Done{Sent: enc.Sent()}
+	if runErr != nil {
+		done.Error = runErr.Error()
+	}
+	if err := enc.Encode(&event.Event{Type: event.TypeDone, Done: done}); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Console, "csagent: done, %d events sent\n", done.Sent+1)
+	return nil
+}
+
+// runScenario runs one scenario. Errors from the scenario itself are sent as
+// a failed event; only event-stream errors are returned.
+func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string) error {
+	s, err := scenario.Lookup(name)
+	if err != nil {
+		return enc.Encode(&event.Event{Type: event.TypeFailed, Scenario: name, Failed: err.Error()})
+	}
+	if err := s.Check(); err != nil {
+		u := &event.Unsupported{Scenario: name, Reason: err.Error()}
+		var ue *scenario.UnsupportedError
+		if errors.As(err, &ue) {
+			u.Option = ue.Option
+		}
+		fmt.Fprintf(o.Console, "csagent: %s unsupported: %v\n", name, err)
+		return enc.Encode(&event.Event{Type: event.TypeUnsupported, Unsupported: u})
+	}
+	if err := enc.Encode(&event.Event{Type: event.TypeScenario, Scenario: name}); err != nil {
+		return err
+	}
+	start := time.Now()
+	for i := 0; i < o.Plan.Warmups; i++ {
+		if _, err := s.Run(); err != nil {
+			return failed(enc, o, s, fmt.Errorf("warm-up %d: %w", i, err))
+		}
+	}
+	batch := make([]event.Sample, 0, o.Plan.Batch)
+	walls := make([]int64, 0, o.Plan.Iterations)
+	for i := 0; i < o.Plan.Iterations; i++ {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		smp, err := s.Run()
+		if err != nil {
+			if len(batch) > 0 {
+				if err := enc.Encode(&event.Event{Type: event.TypeSamples, Scenario: name, Samples: batch}); err != nil {
+					return err
+				}
+			}
+			return failed(enc, o, s, fmt.Errorf("iteration %d: %w", i, err))
+		}
+		walls = append(walls, smp.WallNS)
+		batch = append(batch, event.Sample{Iter: i, WallNS: smp.WallNS, OpNS: smp.OpNS, UserNS: smp.UserNS, SysNS: smp.SysNS})
+		if len(batch) == cap(batch) || i == o.Plan.Iterations-1 {
+			if err := enc.Encode(&event.Event{Type: event.TypeSamples, Scenario: name, Samples: batch}); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	fmt.Fprintf(o.Console, "csagent: %-10s %3d iterations in %v, median wall %v\n",
+		name, len(walls), time.Since(start).Round(time.Millisecond), time.Duration(median(walls)).Round(time.Microsecond))
+	return nil
+}
+
+func failed(enc *event.Encoder, o Options, s scenario.Scenario, err error) error {
+	fmt.Fprintf(o.Console, "csagent: %s failed: %v\n", s.Name, err)
+	return enc.Encode(&event.Event{Type: event.TypeFailed, Scenario: s.Name, Failed: err.Error()})
+}
+
+func median(v []int64) int64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]int64(nil), v...)
+	for i := 1; i < len(s); i++ { // insertion sort: tens of values
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s[len(s)/2]
+}
+
+// Describe gathers what the hello event says about the guest.
+func Describe(procDir, sysDir string) *event.Hello {
+	h := &event.Hello{Protocol: event.Version, NumCPU: runtime.NumCPU()}
+	var u unix.Utsname
+	if err := unix.Uname(&u); err == nil {
+		h.Release = unix.ByteSliceToString(u.Release[:])
+		h.KernelVer = unix.ByteSliceToString(u.Version[:])
+		h.Machine = unix.ByteSliceToString(u.Machine[:])
+	}
+	if b, err := os.ReadFile(filepath.Join(sysDir, "devices/system/clocksource/clocksource0/current_clocksource")); err == nil {
+		h.Clocksource = strings.TrimSpace(string(b))
+	}
+	var ts unix.Timespec
+	if err := unix.ClockGetres(unix.CLOCK_MONOTONIC, &ts); err == nil {
+		h.ClockResNS = ts.Nano()
+	}
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err == nil {
+		h.UptimeNS = ts.Nano()
+	}
+	if b, err := os.ReadFile(filepath.Join(procDir, "cmdline")); err == nil {
+		h.Cmdline = strings.TrimSpace(string(b))
+	}
+	if b, err := os.ReadFile(filepath.Join(procDir, "config.gz")); err == nil {
+		if zr, err := gzip.NewReader(bytes.NewReader(b)); err == nil {
+			if cfg, err := io.ReadAll(zr); err == nil {
+				h.Config = string(cfg)
+			}
+		}
+	}
+	return h
+}

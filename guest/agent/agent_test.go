@@ -1,0 +1,150 @@
+package agent
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+
+	"coldstart/event"
+)
+
+func TestParsePlan(t *testing.T) {
+	tests := []struct {
+		name    string
+		cmdline string
+		want    Plan
+		wantErr string
+	}{
+		{"defaults", "console=ttyS0 panic=-1", DefaultPlan(), ""},
+		{"full", "console=ttyS0 coldstart.scenarios=netns,,ipcns coldstart.iterations=7 coldstart.warmups=0 coldstart.batch=3 coldstart.port=/dev/ttyS2 coldstart.fault=hang",
+			Plan{Scenarios: []string{"netns", "ipcns"}, Iterations: 7, Warmups: 0, Batch: 3, Port: "/dev/ttyS2", Fault: "hang"}, ""},
+		{"typo", "coldstart.iteration=5", Plan{}, "unknown key coldstart.iteration"},
+		{"zero iterations", "coldstart.iterations=0", Plan{}, "above 0"},
+		{"negative warmups", "coldstart.warmups=-1", Plan{}, "above -1"},
+		{"bad fault", "coldstart.fault=explode", Plan{}, "crash, hang or garbage"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParsePlan(tt.cmdline)
+			if tt.wantErr != "" {
+				assert.ErrorContains(t, err, tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestPlanCmdlineRoundTrip(t *testing.T) {
+	for _, p := range []Plan{
+		{Scenarios: []string{"netns", "mqueue"}, Iterations: 20, Warmups: 3, Batch: 10, Port: "/dev/ttyS1"},
+		{Iterations: 1, Warmups: 0, Batch: 4, Port: "/dev/ttyS3", Fault: "crash"},
+	} {
+		var words string
+		for _, w := range p.Cmdline() {
+			words += w + " "
+		}
+		got, err := ParsePlan(words)
+		require.NoError(t, err)
+		assert.Equal(t, p, got)
+	}
+}
+
+func decodeAll(t *testing.T, b []byte) []*event.Event {
+	t.Helper()
+	d := event.NewDecoder(bytes.NewReader(b))
+	var evs []*event.Event
+	for {
+		e, err := d.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		evs = append(evs, e)
+	}
+	require.Zero(t, d.Damaged)
+	return evs
+}
+
+func TestRunStreamsEvents(t *testing.T) {
+	if os.Geteuid() != 0 || runtime.GOARCH != "amd64" {
+		t.Skip("needs root on amd64: the scenarios create namespaces")
+	}
+	// Prepare makes / private: do it in a throwaway mount namespace.
+	runtime.LockOSThread() // this thread is left in its namespace; never unlocked, so it dies with the test
+	require.NoError(t, unix.Unshare(unix.CLONE_NEWNS))
+
+	var events, console bytes.Buffer
+	plan := Plan{Scenarios: []string{"utsns", "no-such", "ipcns"}, Iterations: 5, Warmups: 1, Batch: 2}
+	require.NoError(t, Run(context.Background(), Options{Plan: plan, Events: &events, Console: &console}))
+	evs := decodeAll(t, events.Bytes())
+
+	require.NotEmpty(t, evs)
+	assert.Equal(t, event.TypeHello, evs[0].Type)
+	assert.Equal(t, event.Version, evs[0].Hello.Protocol)
+	assert.NotEmpty(t, evs[0].Hello.Release)
+	last := evs[len(evs)-1]
+	require.Equal(t, event.TypeDone, last.Type)
+	assert.Empty(t, last.Done.Error)
+	assert.Equal(t, len(evs)-1, last.Done.Sent)
+
+	samples := map[string][]event.Sample{}
+	var failed []string
+	for _, e := range evs {
+		switch e.Type {
+		case event.TypeSamples:
+			assert.LessOrEqual(t, len(e.Samples), 2, "batch size")
+			samples[e.Scenario] = append(samples[e.Scenario], e.Samples...)
+		case event.TypeFailed:
+			failed = append(failed, e.Scenario)
+		}
+	}
+	assert.Equal(t, []string{"no-such"}, failed)
+	for _, name := range []string{"utsns", "ipcns"} {
+		require.Len(t, samples[name], 5, name)
+		for i, s := range samples[name] {
+			assert.Equal(t, i, s.Iter)
+			assert.Positive(t, s.OpNS)
+			assert.LessOrEqual(t, s.OpNS, s.WallNS)
+		}
+	}
+	assert.Contains(t, console.String(), "utsns")
+}
+
+func TestRunFaultCrashSendsNoDone(t *testing.T) {
+	var events bytes.Buffer
+	err := Run(context.Background(), Options{Plan: Plan{Fault: "crash", Iterations: 1}, Events: &events})
+	assert.Error(t, err)
+	evs := decodeAll(t, events.Bytes())
+	require.Len(t, evs, 1)
+	assert.Equal(t, event.TypeHello, evs[0].Type)
+}
+
+func TestDescribeReadsConfigAndClock(t *testing.T) {
+	proc, sys := t.TempDir(), t.TempDir()
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("CONFIG_NET_NS=y\n"))
+	zw.Close()
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "config.gz"), gz.Bytes(), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(proc, "cmdline"), []byte("console=ttyS0 coldstart.iterations=3\n"), 0o644))
+	csDir := filepath.Join(sys, "devices/system/clocksource/clocksource0")
+	require.NoError(t, os.MkdirAll(csDir, 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(csDir, "current_clocksource"), []byte("jiffies\n"), 0o644))
+	h := Describe(proc, sys)
+	assert.Equal(t, "CONFIG_NET_NS=y\n", h.Config)
+	assert.Equal(t, "jiffies", h.Clocksource)
+	assert.Equal(t, "console=ttyS0 coldstart.iterations=3", h.Cmdline)
+	assert.Positive(t, h.ClockResNS)
+	assert.Positive(t, h.UptimeNS)
+}

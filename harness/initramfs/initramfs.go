@@ -1,0 +1,224 @@
+// Package initramfs builds the guest's initramfs: u-root's init, the
+// coldstart agent as uinit, and any extra files (runtimes, bundles), as a
+// newc cpio archive assembled with github.com/u-root/mkuimage.
+//
+// Archives are content-addressed: the key is a SHA-256 over every input
+// file's archive path, mode and content, so an archive is rebuilt only when
+// an input changes, and a cache hit costs one hash of the inputs. Archives
+// are written atomically.
+//
+// Binaries compiles the Go programs that go in (u-root's init and csagent)
+// with plain `go build` (static, CGO off), which the Go build cache makes
+// fast on the warm path.
+//
+// Environment: the go command's own (GOFLAGS, GOCACHE, ...).
+package initramfs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/u-root/mkuimage/uimage"
+	"github.com/u-root/uio/llog"
+)
+
+// formatVersion changes when the archive's layout changes for the same
+// inputs, so old cache entries are not reused.
+const formatVersion = "coldstart-initramfs-1"
+
+// Archive paths of the fixed parts.
+const (
+	InitPath  = "bbin/init"
+	AgentPath = "bbin/csagent"
+)
+
+// InitPackage is u-root's init, kept in go.mod by a tool directive.
+const InitPackage = "github.com/u-root/u-root/cmds/core/init"
+
+// File is a host file placed in the archive.
+type File struct {
+	Src string // host path
+	Dst string // path inside the archive, relative ("bin/crun")
+}
+
+// Options says what goes in the archive and where the cache is.
+type Options struct {
+	Init  string // host path of u-root's init binary
+	Agent string // host path of the csagent binary
+	Files []File
+	// CacheDir holds the archives (one file per key).
+	CacheDir string
+	// Logger receives mkuimage's messages; nil discards them.
+	Logger *slog.Logger
+}
+
+// Result describes a built (or reused) archive.
+type Result struct {
+	Path string
+	Key  string
+	Hit  bool // taken from the cache
+}
+
+// Build returns the archive for o, building it only when the cache lacks it.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	if o.Init == "" || o.Agent == "" {
+		return nil, fmt.Errorf("initramfs: both the init and the agent binaries are needed")
+	}
+	if o.CacheDir == "" {
+		return nil, fmt.Errorf("initramfs: no cache directory given")
+	}
+	files := append([]File{{Src: o.Init, Dst: InitPath}, {Src: o.Agent, Dst: AgentPath}}, o.Files...)
+	key, err := Key(files)
+	if err != nil {
+		return nil, err
+	}
+	out := filepath.Join(o.CacheDir, key[:24]+".cpio")
+	if st, err := os.Stat(out); err == nil && st.Size() > 0 {
+		return &Result{Path: out, Key: key, Hit: true}, nil
+	}
+	if err := os.MkdirAll(o.CacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("initramfs cache: %w", err)
+	}
+	tmpDir, err := os.MkdirTemp(o.CacheDir, ".build-*")
+	if err != nil {
+		return nil, fmt.Errorf("initramfs: %w", err)
+	}
+	defer os.RemoveAll(tmpDir)
+	tmpOut := filepath.Join(tmpDir, "initramfs.cpio")
+
+	var specs []string
+	for _, f := range files {
+		if strings.Contains(f.Src, ":") || strings.Contains(f.Dst, ":") {
+			return nil, fmt.Errorf("initramfs: path %q or %q has a colon, which mkuimage cannot take", f.Src, f.Dst)
+		}
+		specs = append(specs, f.Src+":"+f.Dst)
+	}
+	logger := llog.New(slog.LevelWarn, func(string, ...any) {})
+	if o.Logger != nil {
+		logger = llog.New(slog.LevelInfo, func(format string, v ...any) { o.Logger.Info(fmt.Sprintf(format, v...)) })
+	}
+	err = uimage.Create(logger,
+		uimage.WithBaseArchive(uimage.DefaultRamfs()),
+		uimage.WithFiles(specs...),
+		uimage.WithInit("/"+InitPath),
+		uimage.WithUinit("/"+AgentPath),
+		uimage.WithCPIOOutput(tmpOut),
+		uimage.WithTempDir(tmpDir),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("initramfs: mkuimage: %w", err)
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	f, err := os.Open(tmpOut)
+	if err != nil {
+		return nil, fmt.Errorf("initramfs: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("initramfs: sync: %w", err)
+	}
+	f.Close()
+	if err := os.Rename(tmpOut, out); err != nil {
+		return nil, fmt.Errorf("initramfs: %w", err)
+	}
+	return &Result{Path: out, Key: key}, nil
+}
+
+// Key is the content address of an archive made of files.
+func Key(files []File) (string, error) {
+	fs := append([]File(nil), files...)
+	sort.Slice(fs, func(i, j int) bool { return fs[i].Dst < fs[j].Dst })
+	h := sha256.New()
+	io.WriteString(h, formatVersion+"\n")
+	for _, f := range fs {
+		st, err := os.Stat(f.Src)
+		if err != nil {
+			return "", fmt.Errorf("initramfs input %s: %w", f.Src, err)
+		}
+		if st.IsDir() {
+			return "", fmt.Errorf("initramfs input %s is a directory; list its files", f.Src)
+		}
+		sum, err := fileSHA256(f.Src)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %o %s\n", f.Dst, st.Mode().Perm(), sum)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", fmt.Errorf("hash %s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Binaries builds u-root's init and csagent from the coldstart module in
+// moduleDir into outDir, static and without cgo, and returns their paths.
+// One go command builds both: on the warm path its start-up is most of the
+// cost.
+func Binaries(ctx context.Context, moduleDir, outDir string) (initBin, agentBin string, err error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", "", fmt.Errorf("build guest binaries: %w", err)
+	}
+	// Build into a fresh directory and rename, so that a reader never sees
+	// a half-written binary.
+	tmp, err := os.MkdirTemp(outDir, ".build-*")
+	if err != nil {
+		return "", "", fmt.Errorf("build guest binaries: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w",
+		"-o", tmp+string(filepath.Separator), InitPackage, "./cmd/csagent")
+	cmd.Dir = moduleDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", "", fmt.Errorf("go build of the guest binaries in %s: %w\n%s", moduleDir, err, stderr.String())
+	}
+	initBin = filepath.Join(outDir, "init")
+	agentBin = filepath.Join(outDir, "csagent")
+	for _, p := range []string{initBin, agentBin} {
+		if err := os.Rename(filepath.Join(tmp, filepath.Base(p)), p); err != nil {
+			return "", "", fmt.Errorf("build guest binaries: %w", err)
+		}
+	}
+	return initBin, agentBin, nil
+}
+
+// ModuleRoot finds the coldstart module's root from dir upwards, so the
+// harness can build the guest binaries when run from anywhere in a checkout.
+func ModuleRoot(dir string) (string, error) {
+	start := dir
+	for {
+		b, err := os.ReadFile(filepath.Join(dir, "go.mod"))
+		if err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte("module coldstart")) {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no coldstart checkout at or above %s: run coldstart from its source tree (it builds the guest agent from source), or set COLDSTART_SRC", start)
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,68 @@
+// Package kernels turns a declarative kernel file (kernels/*.toml) into a
+// verified kernel image on disk, ready to hand to QEMU's -kernel.
+//
+// # Kernel files
+//
+// Each kernel is one TOML file with a stable name, an upstream version (used
+// for ordering) and a source. Load reads a directory of them, LoadFile one;
+// both reject unknown keys and report the file, the field, what is wrong and
+// what to do. Sources are "debian" (a linux-image package pinned by exact
+// Debian version and the SHA-256 of the .deb) and "file" (a bzImage or an ELF
+// vmlinux already on disk, optionally pinned by SHA-256). A new source is a new
+// section struct, a field in Kernel and a case in validate and Fetcher.Fetch.
+//
+// # Fetching from Debian
+//
+// Fetcher.Fetch drives apt-get through a private APT directory,
+// <cache>/apt/<suite>/, with its own sources file, lists, package caches,
+// status file, preferences, an empty sources.list.d and its own apt.conf
+// (passed as APT_CONFIG). The system's APT state is never modified and its
+// configuration is not read (no sources, preferences or update hooks), except
+// for two things: its Acquire::*::Proxy settings, copied from
+// apt-config dump, and its keyrings. The mirror URI and keyring come from the
+// machine's own APT sources (/etc/apt/sources.list and
+// /etc/apt/sources.list.d/*.list, *.sources): for a "-security" suite, the
+// entry that has a "-security" suite; otherwise, the other Debian entry. Only
+// the suite changes. The lists are refreshed when missing, older than a day,
+// or when the pinned version is not found. apt-get downloads the package by
+// exact name and version, with APT::Cmd::Pattern-Only set so that a name it
+// cannot find is never retried as a regular expression. As root it runs with
+// APT::Sandbox::User=root, because the _apt user cannot enter a cache under
+// /root. The .deb's SHA-256 is checked against the pin. Only boot/vmlinuz-*
+// and boot/config-* are extracted (for sid-style packages,
+// usr/lib/modules/<release>/vmlinuz and config), under names this package
+// chooses.
+//
+// # Cache and verification
+//
+// Images live in <cache>/kernels/<name>-<sha256[:12]>/, where <cache> is
+// $COLDSTART_CACHE, else $XDG_CACHE_HOME/coldstart, else
+// $HOME/.cache/coldstart. The .deb is not kept: a small manifest
+// (manifest.json) records the SHA-256 of every extracted or derived file
+// and is written last. On every use each file named in the manifest is hashed
+// again; an entry that fails verification is reported on the progress writer,
+// discarded and rebuilt. Every file is written to a temporary file in the same
+// directory, fsynced and renamed into place, so a crash never leaves a partial
+// file under a name that would be trusted. For source = "file" the image is
+// not copied: it is hashed on every use (its hash is part of the cache key)
+// and only the vmlinux derived from it is cached. Fetches of the same kernel,
+// in one process or several, take turns on a lock file (flock).
+//
+// # vmlinux extraction
+//
+// Under TCG, booting the uncompressed ELF through its PVH entry point is several
+// times faster than letting the bzImage decompress itself. ExtractVmlinux reads
+// the bzImage setup header, decompresses the payload (gzip, xz with or without
+// the x86 BCJ filter, zstd, lz4 legacy, bzip2, lzma; not lzo) in Go, checks that
+// the result is an x86-64 ELF and trims what follows it (e.g. relocations);
+// HasPVH looks for the Xen PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY). Image.Vmlinux
+// is set only when the kernel has that note; Image.VmlinuxErr says why not
+// otherwise. Image.Boot returns the path to give to -kernel.
+//
+// # Environment
+//
+// COLDSTART_CACHE, XDG_CACHE_HOME and HOME choose the cache directory
+// (DefaultCacheDir). Nothing else is read from the environment. apt-get and
+// dpkg-deb inherit it (so http_proxy works), with APT_CONFIG, LC_ALL=C and
+// DEBIAN_FRONTEND=noninteractive set for apt-get.
+package kernels

@@ -1,0 +1,95 @@
+package kernels
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestFetchDefaultKernel really fetches kernels/debian-6.1-cloud.toml from
+// the mirror in the machine's APT sources into a fresh cache. It is skipped
+// under -short, without apt-get, or when the archive cannot be reached.
+func TestFetchDefaultKernel(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipped under -short: downloads about 27 MB")
+	}
+	if _, err := exec.LookPath("apt-get"); err != nil {
+		t.Skipf("apt-get not installed: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	k, err := LoadFile("../../kernels/debian-6.1-cloud.toml")
+	require.NoError(t, err)
+
+	var progress bytes.Buffer
+	f := &Fetcher{CacheDir: t.TempDir(), Progress: &progress}
+	start := time.Now()
+	im, err := f.Fetch(ctx, k)
+	if errors.Is(err, ErrArchiveUnavailable) {
+		t.Skipf("Debian archive unreachable: %v", err)
+	}
+	require.NoError(t, err, progress.String())
+	t.Logf("cold fetch %s:\n%s", time.Since(start).Round(time.Millisecond), progress.String())
+
+	m, err := readManifest(im.Dir)
+	require.NoError(t, err)
+	assert.Equal(t, k.Debian.SHA256, m.DebSHA256)
+	for _, p := range []string{im.BzImage, im.Config, im.Vmlinux} {
+		require.NotEmpty(t, p)
+		sum, _, err := sha256File(p)
+		require.NoError(t, err)
+		assert.Equal(t, m.Files[filepath.Base(p)], sum, p)
+	}
+	assert.Equal(t, m.Files[filepath.Base(im.BzImage)], im.SHA256)
+	assert.Contains(t, []string{"lz4", "zstd"}, im.Compression, "Debian cloud kernels are lz4 or zstd")
+	vm, err := os.ReadFile(im.Vmlinux)
+	require.NoError(t, err)
+	pvh, err := HasPVH(vm)
+	require.NoError(t, err)
+	assert.True(t, pvh, "the vmlinux has a PVH entry note")
+	assert.True(t, im.PVH)
+	v, err := ConfigHas(im.Config, "CONFIG_PVH")
+	require.NoError(t, err)
+	assert.Equal(t, "y", v)
+
+	// Second fetch: a cache hit that never runs apt-get.
+	warm := *f
+	warm.AptGet = "/nonexistent/apt-get"
+	start = time.Now()
+	im2, err := warm.Fetch(ctx, k)
+	elapsed := time.Since(start)
+	require.NoError(t, err)
+	t.Logf("warm fetch %s", elapsed.Round(time.Millisecond))
+	assert.True(t, im2.CacheHit)
+	assert.Less(t, elapsed, time.Second)
+	assert.Equal(t, im.Vmlinux, im2.Vmlinux)
+
+	// Tampering with a cached file is detected on the next use.
+	fh, err := os.OpenFile(im.BzImage, os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fh.WriteAt([]byte{0xff}, 0x1000)
+	require.NoError(t, err)
+	require.NoError(t, fh.Close())
+	progress.Reset()
+	warm.Progress = &progress
+	_, err = warm.Fetch(ctx, k)
+	require.Error(t, err, "cannot repair without apt-get")
+	assert.Contains(t, progress.String(), "failed verification")
+	assert.Contains(t, progress.String(), filepath.Base(im.BzImage)+": sha256")
+
+	// With apt-get it is repaired.
+	progress.Reset()
+	f.Progress = &progress
+	im3, err := f.Fetch(ctx, k)
+	require.NoError(t, err, progress.String())
+	assert.False(t, im3.CacheHit)
+	assert.Equal(t, im.SHA256, im3.SHA256)
+}

@@ -1,0 +1,330 @@
+package kernels
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Sources a kernel file may name in its "source" field.
+const (
+	SourceDebian = "debian"
+	SourceFile   = "file"
+)
+
+// knownSources lists the accepted values of "source", in the order they are
+// shown in error messages.
+var knownSources = []string{SourceDebian, SourceFile}
+
+// Kernel is one parsed and validated kernel file.
+type Kernel struct {
+	Name    string // stable identifier, [a-z0-9._-]+
+	Version string // upstream version, used for ordering
+	Source  string // SourceDebian or SourceFile
+	File    string // the .toml it came from ("" if built in code)
+
+	Debian *Debian // set when Source == SourceDebian
+	Local  *Local  // set when Source == SourceFile
+}
+
+// Debian pins a linux-image package in a Debian suite.
+type Debian struct {
+	Suite   string `toml:"suite"`   // e.g. "bookworm-security"
+	Package string `toml:"package"` // exact package name, never a pattern
+	Version string `toml:"version"` // exact Debian package version
+	SHA256  string `toml:"sha256"`  // SHA-256 of the .deb, lowercase hex
+}
+
+// Local names a kernel image already on disk.
+type Local struct {
+	Path   string `toml:"path"`   // absolute path to a bzImage or ELF vmlinux
+	SHA256 string `toml:"sha256"` // optional pin, lowercase hex
+}
+
+// kernelFile is the on-disk shape of a kernel file.
+type kernelFile struct {
+	Name    string  `toml:"name"`
+	Version string  `toml:"version"`
+	Source  string  `toml:"source"`
+	Debian  *Debian `toml:"debian"`
+	File    *Local  `toml:"file"`
+}
+
+var (
+	// ErrInvalidKernelFile is wrapped by every error about the content of a
+	// kernel file.
+	ErrInvalidKernelFile = errors.New("invalid kernel file")
+	// ErrUnknownKernel is returned by Lookup for a name no file defines.
+	ErrUnknownKernel = errors.New("unknown kernel")
+)
+
+var (
+	nameRE       = regexp.MustCompile(`^[a-z0-9._-]+$`)
+	versionRE    = regexp.MustCompile(`^[0-9][0-9A-Za-z.+~-]*$`)
+	suiteRE      = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	debPackageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
+	debVersionRE = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$`)
+	sha256RE     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// fileError builds an ErrInvalidKernelFile error naming the file and field.
+func fileError(file, field, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if field == "" {
+		return fmt.Errorf("%s: %w: %s", file, ErrInvalidKernelFile, msg)
+	}
+	return fmt.Errorf("%s: %w: field %q: %s", file, ErrInvalidKernelFile, field, msg)
+}
+
+// LoadFile reads and validates one kernel file.
+func LoadFile(path string) (Kernel, error) {
+	var raw kernelFile
+	md, err := toml.DecodeFile(path, &raw)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return Kernel{}, fileError(path, "", "%s (fix the TOML syntax)", pe.Error())
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return Kernel{}, fmt.Errorf("%s: %w", path, err)
+		}
+		return Kernel{}, fileError(path, "", "%v (each field is a string; see kernels/README.md)", err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return Kernel{}, fileError(path, keys[0],
+			"unknown key (unknown: %s); known keys are name, version, source, [debian] suite/package/version/sha256, [file] path/sha256: remove it or fix its spelling",
+			strings.Join(keys, ", "))
+	}
+	k := Kernel{
+		Name:    raw.Name,
+		Version: raw.Version,
+		Source:  raw.Source,
+		File:    path,
+		Debian:  raw.Debian,
+		Local:   raw.File,
+	}
+	if err := k.validate(); err != nil {
+		return Kernel{}, err
+	}
+	return k, nil
+}
+
+// validate checks every field and normalises hex digests to lowercase.
+func (k *Kernel) validate() error {
+	f := k.File
+	if f == "" {
+		f = "kernel " + k.Name
+	}
+	switch {
+	case k.Name == "":
+		return fileError(f, "name", "missing: add name = \"<identifier>\" using [a-z0-9._-]")
+	case !nameRE.MatchString(k.Name) || k.Name == "." || k.Name == "..":
+		return fileError(f, "name", "%q is not a valid name: use only lowercase letters, digits, '.', '_' and '-'", k.Name)
+	case k.Version == "":
+		return fileError(f, "version", "missing: add version = \"<upstream version>\", e.g. \"6.1.192\"")
+	case !versionRE.MatchString(k.Version):
+		return fileError(f, "version", "%q is not an upstream version: start with a digit, use digits, letters and . + ~ -", k.Version)
+	case k.Source == "":
+		return fileError(f, "source", "missing: add source = one of %s", quoteList(knownSources))
+	}
+	switch k.Source {
+	case SourceDebian:
+		if k.Local != nil {
+			return fileError(f, "file", "a [file] section is given but source = %q: remove the section or set source = \"file\"", k.Source)
+		}
+		d := k.Debian
+		if d == nil {
+			return fileError(f, "debian", "missing: source = \"debian\" needs a [debian] section with suite, package, version and sha256")
+		}
+		switch {
+		case d.Suite == "":
+			return fileError(f, "debian.suite", "missing: add suite = \"<Debian suite>\", e.g. \"bookworm-security\"")
+		case !suiteRE.MatchString(d.Suite):
+			return fileError(f, "debian.suite", "%q is not a Debian suite name (e.g. bookworm, bookworm-security, sid)", d.Suite)
+		case d.Package == "":
+			return fileError(f, "debian.package", "missing: add package = \"<exact package name>\", e.g. \"linux-image-6.1.0-57-cloud-amd64\"")
+		case !debPackageRE.MatchString(d.Package):
+			return fileError(f, "debian.package", "%q is not an exact Debian package name (no patterns or architecture suffixes)", d.Package)
+		case d.Version == "":
+			return fileError(f, "debian.version", "missing: add version = \"<exact Debian version>\" as shown by apt-cache policy")
+		case !debVersionRE.MatchString(d.Version):
+			return fileError(f, "debian.version", "%q is not a Debian package version", d.Version)
+		case d.SHA256 == "":
+			return fileError(f, "debian.sha256", "missing: add sha256 = \"<64 hex digits>\", the SHA-256 of the .deb (the SHA256 line of apt-cache show %s=%s, checked with sha256sum after apt-get download)", d.Package, d.Version)
+		}
+		d.SHA256 = strings.ToLower(d.SHA256)
+		if !sha256RE.MatchString(d.SHA256) {
+			return fileError(f, "debian.sha256", "%q is not a SHA-256: give 64 hex digits", d.SHA256)
+		}
+	case SourceFile:
+		if k.Debian != nil {
+			return fileError(f, "debian", "a [debian] section is given but source = %q: remove the section or set source = \"debian\"", k.Source)
+		}
+		l := k.Local
+		switch {
+		case l == nil:
+			return fileError(f, "file", "missing: source = \"file\" needs a [file] section with path (and optionally sha256)")
+		case l.Path == "":
+			return fileError(f, "file.path", "missing: add path = \"/absolute/path/to/bzImage\"")
+		case !filepath.IsAbs(l.Path):
+			return fileError(f, "file.path", "%q is not absolute: give an absolute path", l.Path)
+		}
+		if l.SHA256 != "" {
+			l.SHA256 = strings.ToLower(l.SHA256)
+			if !sha256RE.MatchString(l.SHA256) {
+				return fileError(f, "file.sha256", "%q is not a SHA-256: give 64 hex digits or leave it empty", l.SHA256)
+			}
+		}
+	default:
+		return fileError(f, "source", "%q is not a known source: use one of %s", k.Source, quoteList(knownSources))
+	}
+	return nil
+}
+
+func quoteList(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// Load reads every *.toml file in dir, sorted by version, then name. Two
+// files defining the same name are an error.
+func Load(dir string) ([]Kernel, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.toml"))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("kernel directory: %w", err)
+	}
+	var ks []Kernel
+	seen := map[string]string{}
+	var errs []error
+	for _, p := range paths {
+		k, err := LoadFile(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if prev, ok := seen[k.Name]; ok {
+			errs = append(errs, fileError(p, "name", "%q is already defined in %s: names must be unique, rename one", k.Name, prev))
+			continue
+		}
+		seen[k.Name] = p
+		ks = append(ks, k)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	sort.SliceStable(ks, func(i, j int) bool {
+		if c := CompareVersions(ks[i].Version, ks[j].Version); c != 0 {
+			return c < 0
+		}
+		return ks[i].Name < ks[j].Name
+	})
+	return ks, nil
+}
+
+// Lookup returns the kernel called name.
+func Lookup(ks []Kernel, name string) (Kernel, error) {
+	names := make([]string, 0, len(ks))
+	for _, k := range ks {
+		if k.Name == name {
+			return k, nil
+		}
+		names = append(names, k.Name)
+	}
+	if len(names) == 0 {
+		return Kernel{}, fmt.Errorf("%w %q: no kernel files are loaded (add one to kernels/, see kernels/README.md)", ErrUnknownKernel, name)
+	}
+	return Kernel{}, fmt.Errorf("%w %q: known kernels are %s", ErrUnknownKernel, name, strings.Join(names, ", "))
+}
+
+// CompareVersions orders upstream kernel versions the way dpkg orders
+// versions, except that a "-rcN" suffix sorts before the release
+// ("7.3-rc7" < "7.3"). It returns -1, 0 or +1.
+func CompareVersions(a, b string) int {
+	norm := func(s string) string { return strings.ReplaceAll(s, "-rc", "~rc") }
+	return verrevcmp(norm(a), norm(b))
+}
+
+// verrevcmp is dpkg's version-part comparison.
+func verrevcmp(a, b string) int {
+	order := func(c byte) int {
+		switch {
+		case c >= '0' && c <= '9':
+			return 0
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
+			return int(c)
+		case c == '~':
+			return -1
+		case c != 0:
+			return int(c) + 256
+		}
+		return 0
+	}
+	at := func(s string, i int) byte {
+		if i < len(s) {
+			return s[i]
+		}
+		return 0
+	}
+	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		firstDiff := 0
+		for (i < len(a) && !isDigit(a[i])) || (j < len(b) && !isDigit(b[j])) {
+			ac, bc := order(at(a, i)), order(at(b, j))
+			if ac != bc {
+				return sign(ac - bc)
+			}
+			i++
+			j++
+		}
+		for at(a, i) == '0' {
+			i++
+		}
+		for at(b, j) == '0' {
+			j++
+		}
+		for isDigit(at(a, i)) && isDigit(at(b, j)) {
+			if firstDiff == 0 {
+				firstDiff = int(a[i]) - int(b[j])
+			}
+			i++
+			j++
+		}
+		if isDigit(at(a, i)) {
+			return 1
+		}
+		if isDigit(at(b, j)) {
+			return -1
+		}
+		if firstDiff != 0 {
+			return sign(firstDiff)
+		}
+	}
+	return 0
+}
+
+func sign(x int) int {
+	switch {
+	case x < 0:
+		return -1
+	case x > 0:
+		return 1
+	}
+	return 0
+}

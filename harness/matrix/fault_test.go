@@ -1,0 +1,183 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"coldstart/guest/agent"
+	"coldstart/harness/qemu"
+	"coldstart/harness/results"
+	"coldstart/internal/testvm"
+)
+
+// TestBootFaults provokes real faults in real boots and checks that each
+// ends in a clear, recorded outcome with the console tail and the QEMU
+// command line.
+func TestBootFaults(t *testing.T) {
+	env := testvm.Require(t)
+	plan := agent.Plan{Scenarios: []string{"utsns"}, Iterations: 3, Warmups: 0}
+	short := Deadlines{Hello: 120 * time.Second, Scenario: 120 * time.Second, Shutdown: 20 * time.Second}
+	tests := []struct {
+		name      string
+		append    []string
+		extra     []string
+		binary    string
+		dl        Deadlines
+		wantErr   error
+		wantInErr []string
+		check     func(t *testing.T, out *bootOutcome)
+	}{
+		{
+			name: "kernel panic: no init in the initramfs",
+			// A real panic: the kernel finds no init and panics; panic=-1
+			// and -no-reboot end QEMU.
+			append:    []string{"rdinit=/no/such/init", "root=/dev/nonexistent"},
+			wantErr:   qemu.ErrGuestPanic,
+			wantInErr: []string{"Kernel panic", "to reproduce", "qemu-system-x86_64"},
+		},
+		{
+			name:      "guest hangs in a scenario",
+			append:    append(plan.Cmdline(), "coldstart.fault=hang"),
+			dl:        Deadlines{Hello: 120 * time.Second, Scenario: 3 * time.Second, Shutdown: 5 * time.Second},
+			wantErr:   qemu.ErrTimeout,
+			wantInErr: []string{"waited too long for the first scenario", "fault=hang"},
+		},
+		{
+			name:      "guest too slow to boot",
+			append:    plan.Cmdline(),
+			dl:        Deadlines{Hello: 300 * time.Millisecond, Scenario: time.Minute, Shutdown: 5 * time.Second},
+			wantErr:   qemu.ErrTimeout,
+			wantInErr: []string{"hello"},
+		},
+		{
+			name:      "agent crashes: no done event",
+			append:    append(plan.Cmdline(), "coldstart.fault=crash"),
+			wantErr:   qemu.ErrNoDone,
+			wantInErr: []string{"fault=crash"},
+		},
+		{
+			name:   "garbage on the event channel is rejected and counted",
+			append: append(plan.Cmdline(), "coldstart.fault=garbage"),
+			check: func(t *testing.T, out *bootOutcome) {
+				assert.GreaterOrEqual(t, out.rec.Damaged, 1)
+				assert.Len(t, out.samples["utsns"], 3)
+			},
+		},
+		{
+			name:      "qemu missing",
+			binary:    "/nonexistent/qemu-system-x86_64",
+			wantErr:   qemu.ErrQEMUMissing,
+			wantInErr: []string{"make setup"},
+		},
+		{
+			name:      "qemu fails to start",
+			extra:     []string{"-no-such-option"},
+			wantErr:   qemu.ErrQEMU,
+			wantInErr: []string{"invalid option", "-no-such-option"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dl := tt.dl
+			if dl == (Deadlines{}) {
+				dl = short
+			}
+			o := qemu.Options{Binary: tt.binary, Kernel: env.Image.Boot(), Initrd: env.Initrd, Append: tt.append, Extra: tt.extra,
+				ConsoleLog: filepath.Join(t.TempDir(), "console.log")}
+			start := time.Now()
+			out := boot(context.Background(), o, 0, dl, func(s string) { t.Log(s) })
+			t.Logf("outcome after %v: %v", time.Since(start), out.err)
+			if tt.wantErr == nil {
+				require.NoError(t, out.err)
+				assert.Equal(t, results.StatusOK, out.rec.Status)
+			} else {
+				require.Error(t, out.err)
+				assert.True(t, errors.Is(out.err, tt.wantErr), "want %v, got %v", tt.wantErr, out.err)
+				assert.Equal(t, results.StatusFailed, out.rec.Status)
+				for _, s := range tt.wantInErr {
+					assert.Contains(t, out.rec.Error, s)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, out)
+			}
+			assert.Empty(t, qemuProcesses(t, env.Initrd), "QEMU outlived the boot")
+		})
+	}
+}
+
+// TestInterruptKeepsPartialResults cancels a run in the middle of a boot,
+// as Ctrl-C does, and checks that the result file holds what was measured,
+// marked incomplete, and that no QEMU survives.
+func TestInterruptKeepsPartialResults(t *testing.T) {
+	env := testvm.Require(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := t.TempDir()
+	var once sync.Once
+	progress := writerFunc(func(b []byte) {
+		// Cancel once the second boot's agent is up: boot 0 is complete.
+		if strings.Contains(string(b), "boot 1: agent up") {
+			once.Do(cancel)
+		}
+	})
+	files, err := Run(ctx, Options{
+		Targets: []Target{{Kernel: env.Kernel, Image: env.Image}}, Initrd: env.Initrd,
+		Scenarios: []string{"netns", "utsns"}, Boots: 3, Iterations: 200, Warmups: 0,
+		Accel: qemu.AccelTCG, CPUs: 2, MemoryMB: 512, OutDir: out, Progress: progress,
+	})
+	require.ErrorIs(t, err, context.Canceled)
+	require.Len(t, files, 1)
+	f, err := results.Read(filepath.Join(out, env.Kernel.Name+".json"))
+	require.NoError(t, err)
+	assert.False(t, f.Complete)
+	require.Len(t, f.Boots, 2)
+	assert.Equal(t, results.StatusOK, f.Boots[0].Status)
+	assert.Equal(t, "interrupted", f.Boots[1].Error)
+	assert.GreaterOrEqual(t, len(f.Scenarios["netns"].Samples), 200, "boot 0's samples kept")
+	assert.Empty(t, qemuProcesses(t, env.Initrd), "QEMU outlived the interrupted run")
+}
+
+type writerFunc func([]byte)
+
+func (w writerFunc) Write(b []byte) (int, error) { w(b); return len(b), nil }
+
+// qemuProcesses lists running QEMUs booting initrd.
+func qemuProcesses(t *testing.T, initrd string) []string {
+	t.Helper()
+	// QEMU may take a moment to be reaped after a kill.
+	var found []string
+	for try := 0; try < 20; try++ {
+		found = found[:0]
+		ents, _ := os.ReadDir("/proc")
+		for _, e := range ents {
+			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+			if err != nil {
+				continue
+			}
+			cmd := strings.ReplaceAll(string(b), "\x00", " ")
+			if strings.Contains(cmd, "qemu-system") && strings.Contains(cmd, initrd) {
+				st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+				if strings.Contains(string(st), ") Z ") {
+					continue // a zombie is already dead
+				}
+				found = append(found, fmt.Sprintf("pid %s: %s", e.Name(), cmd))
+			}
+		}
+		if len(found) == 0 {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return found
+}

@@ -1,0 +1,146 @@
+// Package results defines the result file of one kernel in one run,
+// results/runs/<UTC stamp>/<kernel>.json, which other tools and checks read:
+//
+//	{"schema": 1,
+//	 "kernel": {"name": "...", "release": "<uname -r in the guest>", "source": "...", "sha256": "..."},
+//	 "accel": "kvm" | "tcg",
+//	 "scenarios": {"<scenario>": {"status": "ok" | "unsupported" | "failed", "reason": "...",
+//	                              "samples": [{"boot": 0, "wall_ns": 0, "op_ns": 0, "user_ns": 0, "sys_ns": 0}]}}}
+//
+// More fields are added (boots, plan, completeness); these keep their names
+// and meanings. Files are written atomically.
+//
+// Environment: none.
+package results
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"coldstart/internal/atomicfile"
+)
+
+// Schema is the result file's version.
+const Schema = 1
+
+// Scenario statuses.
+const (
+	StatusOK          = "ok"
+	StatusUnsupported = "unsupported"
+	StatusFailed      = "failed"
+)
+
+// File is one kernel's results in one run.
+type File struct {
+	Schema    int                  `json:"schema"`
+	Kernel    Kernel               `json:"kernel"`
+	Accel     string               `json:"accel"`
+	Scenarios map[string]*Scenario `json:"scenarios"`
+
+	Plan     Plan      `json:"plan"`
+	Boots    []Boot    `json:"boots"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Complete is false while the run goes on and when it was interrupted.
+	Complete bool   `json:"complete"`
+	Host     string `json:"host,omitempty"`
+}
+
+// Kernel identifies the kernel that ran.
+type Kernel struct {
+	Name    string `json:"name"`
+	Release string `json:"release"`
+	Source  string `json:"source"`
+	SHA256  string `json:"sha256"`
+	Version string `json:"version,omitempty"`
+	Image   string `json:"image,omitempty"` // what QEMU booted
+	PVH     bool   `json:"pvh"`
+}
+
+// Scenario holds one scenario's outcome over all boots.
+type Scenario struct {
+	Status  string   `json:"status"`
+	Reason  string   `json:"reason,omitempty"`
+	Option  string   `json:"option,omitempty"` // kernel option it lacks, when unsupported
+	Samples []Sample `json:"samples"`
+}
+
+// Sample is one iteration.
+type Sample struct {
+	Boot   int   `json:"boot"`
+	Iter   int   `json:"iter"`
+	WallNS int64 `json:"wall_ns"`
+	OpNS   int64 `json:"op_ns"`
+	UserNS int64 `json:"user_ns"`
+	SysNS  int64 `json:"sys_ns"`
+}
+
+// Plan is what each boot was asked to do.
+type Plan struct {
+	Scenarios  []string `json:"scenarios"`
+	Boots      int      `json:"boots"`
+	Iterations int      `json:"iterations"`
+	Warmups    int      `json:"warmups"`
+	CPUs       int      `json:"cpus"`
+	MemoryMB   int      `json:"memory_mb"`
+	Append     []string `json:"append,omitempty"`
+}
+
+// Boot records one boot.
+type Boot struct {
+	Index  int    `json:"index"`
+	Status string `json:"status"` // "ok" or "failed"
+	Error  string `json:"error,omitempty"`
+	// HelloMS is the time from QEMU's launch to the agent's hello event.
+	HelloMS     float64 `json:"hello_ms"`
+	DurationMS  float64 `json:"duration_ms"`
+	Release     string  `json:"release,omitempty"`
+	Clocksource string  `json:"clocksource,omitempty"`
+	ClockResNS  int64   `json:"clock_res_ns,omitempty"`
+	// ClockCoarse marks a boot whose guest clock fell back to ticks: its
+	// samples cannot resolve sub-tick times and are flagged.
+	ClockCoarse bool   `json:"clock_coarse,omitempty"`
+	Damaged     int    `json:"damaged_events,omitempty"`
+	Missing     int    `json:"missing_events,omitempty"`
+	ConsoleLog  string `json:"console_log,omitempty"`
+	QEMU        string `json:"qemu_cmdline"`
+}
+
+// Write stores f at path atomically, indented for people and diffs.
+func Write(path string, f *File) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(f); err != nil {
+		return fmt.Errorf("encode results for %s: %w", f.Kernel.Name, err)
+	}
+	return atomicfile.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// Read loads a result file and checks its schema.
+func Read(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%s is not a coldstart result file: %w", path, err)
+	}
+	if f.Schema != Schema {
+		return nil, fmt.Errorf("%s has result schema %d; this coldstart reads %d", path, f.Schema, Schema)
+	}
+	return &f, nil
+}
+
+// Walls returns the wall times of a scenario's samples, in nanoseconds.
+func (s *Scenario) Walls() []float64 {
+	v := make([]float64, len(s.Samples))
+	for i, x := range s.Samples {
+		v[i] = float64(x.WallNS)
+	}
+	return v
+}

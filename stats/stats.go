@@ -1,0 +1,97 @@
+// Package stats holds the statistics coldstart reports: order statistics
+// first (start-up timings are skewed and often bimodal, so the median is
+// the headline and the mean is shown only beside its spread).
+//
+// Environment: none.
+package stats
+
+import (
+	"math"
+	"slices"
+)
+
+// Summary describes one sample set.
+type Summary struct {
+	N      int
+	Median float64
+	Mean   float64
+	StdDev float64 // sample standard deviation (n-1)
+	Min    float64
+	Max    float64
+	P05    float64
+	P95    float64
+}
+
+// Summarize computes a Summary; the zero Summary for no values.
+func Summarize(xs []float64) Summary {
+	if len(xs) == 0 {
+		return Summary{}
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return Summary{
+		N:      len(s),
+		Median: quantileSorted(s, 0.5),
+		Mean:   Mean(s),
+		StdDev: StdDev(s),
+		Min:    s[0],
+		Max:    s[len(s)-1],
+		P05:    quantileSorted(s, 0.05),
+		P95:    quantileSorted(s, 0.95),
+	}
+}
+
+// Mean is the arithmetic mean; NaN for no values.
+func Mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	var sum float64
+	for _, x := range xs {
+		sum += x
+	}
+	return sum / float64(len(xs))
+}
+
+// StdDev is the sample standard deviation; 0 for fewer than two values.
+func StdDev(xs []float64) float64 {
+	if len(xs) < 2 {
+		return 0
+	}
+	m := Mean(xs)
+	var ss float64
+	for _, x := range xs {
+		ss += (x - m) * (x - m)
+	}
+	return math.Sqrt(ss / float64(len(xs)-1))
+}
+
+// Median of xs; NaN for no values.
+func Median(xs []float64) float64 { return Quantile(xs, 0.5) }
+
+// Quantile returns the q-quantile (0..1) by linear interpolation between
+// order statistics (R's type 7, as numpy's default); NaN for no values.
+func Quantile(xs []float64, q float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return quantileSorted(s, q)
+}
+
+func quantileSorted(s []float64, q float64) float64 {
+	if q <= 0 {
+		return s[0]
+	}
+	if q >= 1 {
+		return s[len(s)-1]
+	}
+	h := q * float64(len(s)-1)
+	lo := math.Floor(h)
+	i := int(lo)
+	if i+1 >= len(s) {
+		return s[i]
+	}
+	return s[i] + (h-lo)*(s[i+1]-s[i])
+}
