@@ -21,15 +21,19 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
 	"github.com/u-root/mkuimage/uimage"
 	"github.com/u-root/uio/llog"
+
+	"coldstart/internal/atomicfile"
 )
 
 // formatVersion changes when the archive's layout changes for the same
@@ -180,6 +184,17 @@ func Binaries(ctx context.Context, moduleDir, outDir string) (initBin, agentBin 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", "", fmt.Errorf("build guest binaries: %w", err)
 	}
+	initBin = filepath.Join(outDir, "init")
+	agentBin = filepath.Join(outDir, "csagent")
+	// Even a no-op go build costs most of a second; skip it when no source
+	// file, go.mod or go.sum changed since the last build.
+	stampPath := filepath.Join(outDir, ".source-stamp")
+	stamp, stampErr := sourceStamp(moduleDir)
+	if stampErr == nil {
+		if old, err := os.ReadFile(stampPath); err == nil && string(old) == stamp && exists(initBin) && exists(agentBin) {
+			return initBin, agentBin, nil
+		}
+	}
 	// Build into a fresh directory and rename, so that a reader never sees
 	// a half-written binary.
 	tmp, err := os.MkdirTemp(outDir, ".build-*")
@@ -196,14 +211,55 @@ func Binaries(ctx context.Context, moduleDir, outDir string) (initBin, agentBin 
 	if err := cmd.Run(); err != nil {
 		return "", "", fmt.Errorf("go build of the guest binaries in %s: %w\n%s", moduleDir, err, stderr.String())
 	}
-	initBin = filepath.Join(outDir, "init")
-	agentBin = filepath.Join(outDir, "csagent")
 	for _, p := range []string{initBin, agentBin} {
 		if err := os.Rename(filepath.Join(tmp, filepath.Base(p)), p); err != nil {
 			return "", "", fmt.Errorf("build guest binaries: %w", err)
 		}
 	}
+	if stampErr == nil {
+		atomicfile.WriteFile(stampPath, []byte(stamp), 0o644)
+	}
 	return initBin, agentBin, nil
+}
+
+// sourceStamp summarizes what the guest binaries are built from: the path,
+// size and modification time of every Go source and module file in the
+// module, the toolchain and the build environment. Dependencies outside
+// the module are pinned by go.sum, which is part of it.
+func sourceStamp(moduleDir string) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s %s %s %s\n", formatVersion, runtime.Version(), os.Getenv("GOFLAGS"), os.Getenv("GOTOOLCHAIN"))
+	err := filepath.WalkDir(moduleDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case ".git", "results", "testdata", "bin", "node_modules":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		n := d.Name()
+		if !(strings.HasSuffix(n, ".go") || strings.HasSuffix(n, ".s") || n == "go.mod" || n == "go.sum") {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s %d %d\n", p, info.Size(), info.ModTime().UnixNano())
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // ModuleRoot finds the coldstart module's root from dir upwards, so the
