@@ -5,7 +5,9 @@
 //
 //	coldstart matrix [--kernels a,b] [--kernel-file PATH] [--scenarios x,y]
 //	                 [--boots B] [--iterations I] [--warmups W] [--out DIR]
-//	                 [--accel auto|kvm|tcg] [--append "WORDS"]
+//	                 [--accel auto|kvm|tcg] [--append "WORDS"] [--jobs J]
+//	                 [--shard i/n] [--resume RUN_DIR]
+//	coldstart merge OUT_DIR RUN_DIR...
 //	coldstart kernels list | fetch NAME... | check IMAGE
 //
 // matrix boots every kernel in kernels/ (or those named) in QEMU with an
@@ -83,6 +85,7 @@ func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 
 const usage = `usage:
   coldstart matrix [flags]          run the kernel matrix (coldstart matrix -h for flags)
+  coldstart merge OUT_DIR RUN_DIR... join the run directories of shards (--shard i/n) into one
   coldstart kernels list            list the kernels in kernels/
   coldstart kernels fetch NAME...   fetch and verify kernels into the cache
   coldstart kernels check IMAGE     check that a file is a bootable kernel`
@@ -97,6 +100,8 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return runMatrix(ctx, stdout, stderr, args[1:])
 	case "kernels":
 		return runKernels(ctx, stdout, stderr, args[1:])
+	case "merge":
+		return runMerge(stdout, stderr, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -146,4 +147,60 @@ func TestMatrixExactSamplesPerBoot(t *testing.T) {
 		}
 		assert.Equal(t, map[int]int{0: 7, 1: 7}, perBoot, name)
 	}
+}
+
+// TestShardMergeResume runs a 2-boot matrix as two shards, merges them, and
+// finishes one shard's directory with --resume.
+func TestShardMergeResume(t *testing.T) {
+	requireVM(t)
+	a, b, merged := t.TempDir(), t.TempDir(), t.TempDir()
+	common := []string{"matrix", "--kernels", "debian-6.1-cloud", "--scenarios", "utsns,ipcns", "--boots", "2", "--iterations", "3", "--warmups", "0"}
+	for i, dir := range []string{a, b} {
+		_, stderr, code := runCLI(t, append(common, "--shard", fmt.Sprintf("%d/2", i+1), "--out", dir)...)
+		require.Equal(t, exitOK, code, stderr)
+	}
+	fa, err := results.Read(filepath.Join(a, "debian-6.1-cloud.json"))
+	require.NoError(t, err)
+	assert.Equal(t, "1/2", fa.Shard)
+	require.Len(t, fa.Boots, 1)
+	assert.Equal(t, 0, fa.Boots[0].Index)
+
+	stdout, stderr, code := runCLI(t, "merge", merged, a, b)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stdout, "2 boots, complete")
+	fm, err := results.Read(filepath.Join(merged, "debian-6.1-cloud.json"))
+	require.NoError(t, err)
+	assert.True(t, fm.Complete)
+	assert.Len(t, fm.Scenarios["utsns"].Samples, 6)
+
+	// Resume shard 1's directory: only boot 1 runs; the plan comes from the run.
+	_, stderr, code = runCLI(t, "matrix", "--resume", a)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Contains(t, stderr, "resume: 1 boots to run")
+	fr, err := results.Read(filepath.Join(a, "debian-6.1-cloud.json"))
+	require.NoError(t, err)
+	assert.True(t, fr.Complete)
+	assert.Empty(t, fr.Shard)
+	require.Len(t, fr.Boots, 2)
+	assert.Equal(t, fa.Boots[0].HelloMS, fr.Boots[0].HelloMS, "boot 0 was kept, not rerun")
+	assert.Len(t, fr.Scenarios["ipcns"].Samples, 6)
+
+	// A conflicting flag is refused.
+	_, stderr, code = runCLI(t, "matrix", "--resume", a, "--iterations", "9")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "--iterations")
+}
+
+func TestParallelBoots(t *testing.T) {
+	requireVM(t)
+	out := t.TempDir()
+	_, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--scenarios", "utsns", "--boots", "2", "--iterations", "3",
+		"--warmups", "0", "--jobs", "2", "--out", out)
+	require.Equal(t, exitOK, code, stderr)
+	f, err := results.Read(filepath.Join(out, "debian-6.1-cloud.json"))
+	require.NoError(t, err)
+	assert.True(t, f.Complete)
+	require.Len(t, f.Boots, 2)
+	assert.Equal(t, []int{0, 1}, []int{f.Boots[0].Index, f.Boots[1].Index})
+	assert.Len(t, f.Scenarios["utsns"].Samples, 6)
 }

@@ -17,6 +17,7 @@ import (
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/qemu"
+	"coldstart/harness/results"
 )
 
 type matrixFlags struct {
@@ -35,6 +36,9 @@ type matrixFlags struct {
 	timeout    time.Duration
 	helloTO    time.Duration
 	scenarioTO time.Duration
+	jobs       int
+	shard      string
+	resume     string
 }
 
 func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -56,6 +60,9 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs.DurationVar(&mf.timeout, "timeout", 3*time.Hour, "deadline for the whole run")
 	fs.DurationVar(&mf.helloTO, "hello-timeout", matrix.DefaultDeadlines().Hello, "deadline from QEMU's launch to the agent's first event")
 	fs.DurationVar(&mf.scenarioTO, "scenario-timeout", matrix.DefaultDeadlines().Scenario, "deadline for one scenario in one boot")
+	fs.IntVar(&mf.jobs, "jobs", 0, "VMs at once (default: host CPUs / --cpus, so that VMs do not compete for cores and skew timings)")
+	fs.StringVar(&mf.shard, "shard", "", "run only slice i/n of the kernel x boot units (join shards with coldstart merge)")
+	fs.StringVar(&mf.resume, "resume", "", "finish the interrupted run in this directory: its plan is reused and good boots are kept")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -78,6 +85,15 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	}
 	if mf.cpus < 2 {
 		fmt.Fprintln(stderr, "warning: with one vCPU, kernels before about 5.17 skip RCU grace periods, hiding the regressions coldstart looks for")
+	}
+	shard, err := matrix.ParseShard(mf.shard)
+	if err != nil {
+		return usageError{err}
+	}
+	if mf.resume != "" {
+		if err := planFromRun(fs, &mf); err != nil {
+			return err
+		}
 	}
 	scenarios, err := parseScenarios(mf.scenarios)
 	if err != nil {
@@ -167,6 +183,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		Boots: mf.boots, Iterations: mf.iterations, Warmups: mf.warmups,
 		Accel: accel, CPUs: mf.cpus, MemoryMB: mf.memory, Append: appendWords,
 		Deadlines: dl, OutDir: outDir, Progress: stderr,
+		Jobs: mf.jobs, Shard: shard, Resume: mf.resume != "",
 	})
 	for _, f := range files {
 		fmt.Fprintln(stdout)
@@ -311,4 +328,48 @@ func (p *prefixed) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// planFromRun fills the matrix flags from an interrupted run directory, so
+// that --resume needs nothing else. A flag given explicitly must agree with
+// the run.
+func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
+	paths, _ := filepath.Glob(filepath.Join(mf.resume, "*.json"))
+	if len(paths) == 0 {
+		return usagef("--resume %s: no result files there (is it a run directory?)", mf.resume)
+	}
+	if mf.out != "" && filepath.Clean(mf.out) != filepath.Clean(mf.resume) {
+		return usagef("--resume writes into the run it resumes; drop --out")
+	}
+	mf.out = mf.resume
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var names []string
+	var plan *results.Plan
+	for _, p := range paths {
+		f, err := results.Read(p)
+		if err != nil {
+			return usageError{fmt.Errorf("--resume: %w", err)}
+		}
+		if plan == nil {
+			plan = &f.Plan
+		}
+		names = append(names, f.Kernel.Name)
+	}
+	want := map[string]string{
+		"scenarios": strings.Join(plan.Scenarios, ","), "boots": fmt.Sprint(plan.Boots),
+		"iterations": fmt.Sprint(plan.Iterations), "warmups": fmt.Sprint(plan.Warmups),
+		"cpus": fmt.Sprint(plan.CPUs), "memory": fmt.Sprint(plan.MemoryMB), "append": strings.Join(plan.Append, " "),
+	}
+	for name, v := range want {
+		if set[name] && fs.Lookup(name).Value.String() != v {
+			return usagef("--resume: the run used --%s %q; drop --%s or give the same value", name, v, name)
+		}
+	}
+	mf.scenarios, mf.boots, mf.iterations, mf.warmups = want["scenarios"], plan.Boots, plan.Iterations, plan.Warmups
+	mf.cpus, mf.memory, mf.appendArgs = plan.CPUs, plan.MemoryMB, want["append"]
+	if mf.kernels == "" && mf.kernelFile == "" {
+		mf.kernels = strings.Join(names, ",")
+	}
+	return nil
 }

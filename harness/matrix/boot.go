@@ -163,6 +163,19 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 
 func (out *bootOutcome) finish(launched time.Time) *bootOutcome {
 	out.rec.DurationMS = ms(time.Since(launched))
+	for name, u := range out.unsupported {
+		if out.rec.Unsupported == nil {
+			out.rec.Unsupported = map[string]results.Unsupported{}
+		}
+		out.rec.Unsupported[name] = results.Unsupported{Option: u.Option, Reason: u.Reason}
+	}
+	for name, msg := range out.failed {
+		if out.rec.FailedScenarios == nil {
+			out.rec.FailedScenarios = map[string]string{}
+		}
+		out.rec.FailedScenarios[name] = msg
+	}
+	out.rec.Ran = out.started
 	out.rec.Status = results.StatusOK
 	if out.err != nil {
 		out.rec.Status = results.StatusFailed

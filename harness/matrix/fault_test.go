@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -168,8 +169,14 @@ func qemuProcesses(t *testing.T, initrd string) []string {
 			cmd := strings.ReplaceAll(string(b), "\x00", " ")
 			if strings.Contains(cmd, "qemu-system") && strings.Contains(cmd, initrd) {
 				st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-				if strings.Contains(string(st), ") Z ") {
-					continue // a zombie is already dead
+				// Fields after the command: state, ppid, ...
+				rest := string(st)
+				if i := strings.LastIndex(rest, ") "); i >= 0 {
+					rest = rest[i+2:]
+				}
+				f := strings.Fields(rest)
+				if len(f) < 2 || f[0] == "Z" || f[1] != strconv.Itoa(os.Getpid()) {
+					continue // a zombie is already dead; another process's QEMU is not ours
 				}
 				found = append(found, fmt.Sprintf("pid %s: %s", e.Name(), cmd))
 			}

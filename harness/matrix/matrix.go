@@ -3,9 +3,14 @@
 // and writes one result file per kernel (package results) under the run
 // directory, together with each boot's console log.
 //
+// The work is a list of units, one per kernel and boot. --jobs runs several
+// units at once; --shard i/n takes a stable 1/n of the units, so that a CI
+// engine can spread a large matrix over machines (Merge joins the shards);
+// --resume skips the units a run directory already holds.
+//
 // Each kernel's result file is rewritten atomically after every boot and
-// marked complete only at the end, so an interrupted run keeps everything
-// measured so far.
+// marked complete only when all its units are in, so an interrupted run keeps
+// everything measured so far.
 //
 // Environment: none directly (see harness/qemu and harness/kernels).
 package matrix
@@ -17,8 +22,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"coldstart/guest/agent"
@@ -48,10 +55,61 @@ type Options struct {
 	Deadlines  Deadlines
 	OutDir     string // the run directory
 	Progress   io.Writer
+	// Jobs is how many VMs run at once (default DefaultJobs).
+	Jobs int
+	// Shard, when set, runs only that slice of the units.
+	Shard Shard
+	// Resume keeps the boots already in OutDir's result files and runs only
+	// the missing or failed ones.
+	Resume bool
+}
+
+// DefaultJobs is one VM per cpus-vCPU slice of the host: each vCPU is a
+// host thread under TCG, and oversubscribing the host perturbs the very
+// timings being measured.
+func DefaultJobs(cpus int) int {
+	if cpus < 1 {
+		cpus = 1
+	}
+	j := runtime.NumCPU() / cpus
+	if j < 1 {
+		j = 1
+	}
+	return j
 }
 
 // ErrBootsFailed is returned when the run finished but some boots failed.
 var ErrBootsFailed = errors.New("some boots failed")
+
+// Unit is one boot of one kernel.
+type Unit struct {
+	Kernel string
+	Boot   int
+}
+
+// Units lists the work of a matrix in its stable order: kernels in the
+// given order, boots in index order, interleaved (boot 0 of every kernel,
+// then boot 1, ...) so that machine drift spreads over all kernels.
+func Units(kernelNames []string, boots int) []Unit {
+	var us []Unit
+	for b := 0; b < boots; b++ {
+		for _, k := range kernelNames {
+			us = append(us, Unit{Kernel: k, Boot: b})
+		}
+	}
+	return us
+}
+
+// kernelState is one kernel's file while the run goes on.
+type kernelState struct {
+	mu      sync.Mutex
+	target  Target
+	file    *results.File
+	samples map[int]map[string][]results.Sample
+	path    string
+	logDir  string
+	pending int // units of this kernel still to run in this invocation
+}
 
 // Run runs the matrix and returns the result files written, in the order
 // of the targets. On interruption (ctx cancelled) it returns what it has,
@@ -63,137 +121,231 @@ func Run(ctx context.Context, o Options) ([]*results.File, error) {
 	if o.Deadlines == (Deadlines{}) {
 		o.Deadlines = DefaultDeadlines()
 	}
+	if o.Jobs < 1 {
+		o.Jobs = DefaultJobs(o.CPUs)
+	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
-	var files []*results.File
-	var failedBoots []string
+	var names []string
+	states := map[string]*kernelState{}
 	for _, t := range o.Targets {
-		f, err := runKernel(ctx, o, t)
-		if f != nil {
-			files = append(files, f)
-			for _, b := range f.Boots {
-				if b.Status != results.StatusOK {
-					failedBoots = append(failedBoots, fmt.Sprintf("%s boot %d: %s", t.Kernel.Name, b.Index, firstLine(b.Error)))
-				}
-			}
-		}
+		st, err := newKernelState(o, t)
 		if err != nil {
-			return files, err
+			return nil, err
+		}
+		names = append(names, t.Kernel.Name)
+		states[t.Kernel.Name] = st
+	}
+	var todo []Unit
+	for _, u := range o.Shard.Select(Units(names, o.Boots)) {
+		st := states[u.Kernel]
+		if o.Resume && st.hasGoodBoot(u.Boot) {
+			continue
+		}
+		st.pending++
+		todo = append(todo, u)
+	}
+	if o.Resume {
+		fmt.Fprintf(o.Progress, "resume: %d boots to run, the rest are already in %s\n", len(todo), o.OutDir)
+	}
+	for _, name := range names {
+		st := states[name]
+		if st.pending == 0 {
+			// Nothing to run here (resumed or not in this shard): settle
+			// its completeness from what is on disk.
+			st.finish(o, true)
 		}
 	}
-	if len(failedBoots) > 0 {
+
+	units := make(chan Unit)
+	var wg sync.WaitGroup
+	for w := 0; w < o.Jobs && w < len(todo); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range units {
+				runUnit(ctx, o, states[u.Kernel], u.Boot)
+			}
+		}()
+	}
+feed:
+	for _, u := range todo {
+		select {
+		case units <- u:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(units)
+	wg.Wait()
+
+	var files []*results.File
+	var failedBoots []string
+	var writeErr error
+	for _, name := range names {
+		st := states[name]
+		if err := st.finish(o, ctx.Err() == nil); err != nil && writeErr == nil {
+			writeErr = err
+		}
+		files = append(files, st.file)
+		for _, b := range st.file.Boots {
+			if b.Status != results.StatusOK {
+				failedBoots = append(failedBoots, fmt.Sprintf("%s boot %d: %s", name, b.Index, firstLine(b.Error)))
+			}
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return files, ctx.Err()
+	case writeErr != nil:
+		return files, writeErr
+	case len(failedBoots) > 0:
 		return files, fmt.Errorf("%w:\n  %s\n(console logs and the QEMU command lines are in %s)", ErrBootsFailed, strings.Join(failedBoots, "\n  "), o.OutDir)
 	}
 	return files, nil
 }
 
-func runKernel(ctx context.Context, o Options, t Target) (*results.File, error) {
+func newKernelState(o Options, t Target) (*kernelState, error) {
 	name := t.Kernel.Name
-	f := &results.File{
-		Schema: results.Schema,
-		Kernel: results.Kernel{
-			Name: name, Source: t.Kernel.Source, SHA256: t.Image.SHA256, Version: t.Kernel.Version,
-			Release: t.Image.Release, Image: filepath.Base(t.Image.Boot()), PVH: t.Image.Vmlinux != "",
-		},
-		Accel:     o.Accel,
-		Scenarios: map[string]*results.Scenario{},
-		Plan: results.Plan{
-			Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, Warmups: o.Warmups,
-			CPUs: o.CPUs, MemoryMB: o.MemoryMB, Append: o.Append,
-		},
-		Started: time.Now().UTC(),
+	st := &kernelState{
+		target:  t,
+		path:    filepath.Join(o.OutDir, name+".json"),
+		logDir:  filepath.Join(o.OutDir, name),
+		samples: map[int]map[string][]results.Sample{},
 	}
-	f.Host, _ = os.Hostname()
-	path := filepath.Join(o.OutDir, name+".json")
-	logDir := filepath.Join(o.OutDir, name)
-	if err := os.MkdirAll(logDir, 0o755); err != nil {
-		return nil, fmt.Errorf("console log directory: %w", err)
+	plan := results.Plan{
+		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, Warmups: o.Warmups,
+		CPUs: o.CPUs, MemoryMB: o.MemoryMB, Append: o.Append,
 	}
-	plan := agent.DefaultPlan()
-	plan.Scenarios, plan.Iterations, plan.Warmups = o.Scenarios, o.Iterations, o.Warmups
-	boot1 := "PVH vmlinux"
-	if t.Image.Vmlinux == "" {
-		boot1 = "bzImage (" + t.Image.VmlinuxErr + ")"
-	}
-	fmt.Fprintf(o.Progress, "kernel %s: %d boots x %d iterations of %d scenarios, %s, %s\n",
-		name, o.Boots, o.Iterations, len(o.Scenarios), o.Accel, boot1)
-	var outcomes []*bootOutcome
-	for b := 0; b < o.Boots; b++ {
-		vmo := qemu.Options{
-			Kernel: t.Image.Boot(), Initrd: o.Initrd, Accel: o.Accel, CPUs: o.CPUs, MemoryMB: o.MemoryMB,
-			Append:     append(plan.Cmdline(), o.Append...),
-			ConsoleLog: filepath.Join(logDir, fmt.Sprintf("boot-%d.console.log", b)),
-		}
-		progress := func(s string) { fmt.Fprintf(o.Progress, "  %s: %s\n", name, s) }
-		out := boot(ctx, vmo, b, o.Deadlines, progress)
-		if errors.Is(out.err, context.Canceled) || errors.Is(out.err, context.DeadlineExceeded) {
-			out.rec.Status = results.StatusFailed
-			out.rec.Error = "interrupted"
-		}
-		outcomes = append(outcomes, out)
-		f.Boots = append(f.Boots, out.rec)
-		merge(f, outcomes, o.Scenarios)
-		if out.err != nil {
-			progress(fmt.Sprintf("boot %d failed after %.1f s: %s", b, out.rec.DurationMS/1000, firstLine(out.err.Error())))
-		} else {
-			progress(fmt.Sprintf("boot %d done in %.1f s", b, out.rec.DurationMS/1000))
-		}
-		if ctx.Err() != nil {
-			f.Finished = time.Now().UTC()
-			if err := results.Write(path, f); err != nil {
-				return f, err
+	if o.Resume {
+		old, err := results.Read(st.path)
+		switch {
+		case err == nil:
+			if err := samePlan(old.Plan, plan); err != nil {
+				return nil, fmt.Errorf("cannot resume %s: %w", st.path, err)
 			}
-			return f, ctx.Err()
-		}
-		if err := results.Write(path, f); err != nil {
-			return f, err
-		}
-	}
-	f.Finished = time.Now().UTC()
-	f.Complete = true
-	if err := results.Write(path, f); err != nil {
-		return f, err
-	}
-	return f, nil
-}
-
-// merge rebuilds f's scenarios from all boots so far.
-func merge(f *results.File, outs []*bootOutcome, planned []string) {
-	f.Scenarios = map[string]*results.Scenario{}
-	for _, name := range planned {
-		s := &results.Scenario{Status: results.StatusOK, Samples: []results.Sample{}}
-		ran := false
-		for _, out := range outs {
-			if u, ok := out.unsupported[name]; ok {
-				s.Status, s.Reason, s.Option = results.StatusUnsupported, u.Reason, u.Option
-				ran = true
-				continue
+			if old.Kernel.SHA256 != t.Image.SHA256 {
+				return nil, fmt.Errorf("cannot resume %s: it ran kernel image %s, the kernel file now gives %s", st.path, old.Kernel.SHA256, t.Image.SHA256)
 			}
-			s.Samples = append(s.Samples, out.samples[name]...)
-			if msg, ok := out.failed[name]; ok {
-				s.Status = results.StatusFailed
-				if s.Reason == "" {
-					s.Reason = fmt.Sprintf("boot %d: %s", out.rec.Index, msg)
+			st.file = old
+			// Keep only the good boots; failed ones run again.
+			var keep []results.Boot
+			all := old.SamplesByBoot()
+			for _, b := range old.Boots {
+				if b.Status == results.StatusOK {
+					keep = append(keep, b)
+					st.samples[b.Index] = all[b.Index]
 				}
 			}
-			if len(out.samples[name]) > 0 || out.failed[name] != "" {
-				ran = true
-			}
-		}
-		if !ran && s.Status == results.StatusOK {
-			s.Status = results.StatusFailed
-			s.Reason = "no boot reached this scenario"
-		}
-		f.Scenarios[name] = s
-	}
-	// Release as the guest saw it, from the first boot that said hello.
-	for _, out := range outs {
-		if out.hello != nil {
-			f.Kernel.Release = out.hello.Release
-			break
+			st.file.Boots = keep
+			st.file.Complete = false
+		case errors.Is(err, os.ErrNotExist):
+		default:
+			return nil, fmt.Errorf("cannot resume: %w", err)
 		}
 	}
+	if st.file == nil {
+		st.file = &results.File{
+			Schema: results.Schema,
+			Kernel: results.Kernel{
+				Name: name, Source: t.Kernel.Source, SHA256: t.Image.SHA256, Version: t.Kernel.Version,
+				Release: t.Image.Release, Image: filepath.Base(t.Image.Boot()), PVH: t.Image.Vmlinux != "",
+			},
+			Accel:   o.Accel,
+			Plan:    plan,
+			Started: time.Now().UTC(),
+		}
+		st.file.Host, _ = os.Hostname()
+	}
+	st.file.Shard = o.Shard.String()
+	st.file.Rebuild(st.samples)
+	if err := os.MkdirAll(st.logDir, 0o755); err != nil {
+		return nil, fmt.Errorf("console log directory: %w", err)
+	}
+	return st, nil
+}
+
+// samePlan checks that a resumed run asks for what the first part did.
+func samePlan(a, b results.Plan) error {
+	if strings.Join(a.Scenarios, ",") != strings.Join(b.Scenarios, ",") || a.Boots != b.Boots ||
+		a.Iterations != b.Iterations || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
+		strings.Join(a.Append, " ") != strings.Join(b.Append, " ") {
+		return fmt.Errorf("its plan (%d boots x %d iterations of %s) differs from this one (%d x %d of %s): resume with the same flags",
+			a.Boots, a.Iterations, strings.Join(a.Scenarios, ","), b.Boots, b.Iterations, strings.Join(b.Scenarios, ","))
+	}
+	return nil
+}
+
+func (st *kernelState) hasGoodBoot(i int) bool {
+	for _, b := range st.file.Boots {
+		if b.Index == i && b.Status == results.StatusOK {
+			return true
+		}
+	}
+	return false
+}
+
+func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
+	t := st.target
+	name := t.Kernel.Name
+	plan := agent.DefaultPlan()
+	plan.Scenarios, plan.Iterations, plan.Warmups = o.Scenarios, o.Iterations, o.Warmups
+	progress := func(s string) { fmt.Fprintf(o.Progress, "  %s: %s\n", name, s) }
+	if index == 0 || o.Jobs > 1 {
+		how := "PVH vmlinux"
+		if t.Image.Vmlinux == "" {
+			how = "bzImage (" + t.Image.VmlinuxErr + ")"
+		}
+		progress(fmt.Sprintf("boot %d of %d: %d scenarios x %d iterations, %s, %s", index, o.Boots, len(o.Scenarios), o.Iterations, o.Accel, how))
+	}
+	vmo := qemu.Options{
+		Kernel: t.Image.Boot(), Initrd: o.Initrd, Accel: o.Accel, CPUs: o.CPUs, MemoryMB: o.MemoryMB,
+		Append:     append(plan.Cmdline(), o.Append...),
+		ConsoleLog: filepath.Join(st.logDir, fmt.Sprintf("boot-%d.console.log", index)),
+	}
+	out := boot(ctx, vmo, index, o.Deadlines, progress)
+	if errors.Is(out.err, context.Canceled) || errors.Is(out.err, context.DeadlineExceeded) {
+		out.rec.Status = results.StatusFailed
+		out.rec.Error = "interrupted"
+	}
+	if out.err != nil {
+		progress(fmt.Sprintf("boot %d failed after %.1f s: %s", index, out.rec.DurationMS/1000, firstLine(out.err.Error())))
+	} else {
+		progress(fmt.Sprintf("boot %d done in %.1f s", index, out.rec.DurationMS/1000))
+	}
+
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.file.Boots = append(st.file.Boots, out.rec)
+	st.samples[index] = out.samples
+	st.pending--
+	st.file.Rebuild(st.samples)
+	if err := results.Write(st.path, st.file); err != nil {
+		progress(fmt.Sprintf("cannot save boot %d: %v", index, err))
+	}
+}
+
+// finish marks the file complete when every unit of this invocation ran
+// (and, without a shard, every boot of the plan is good or recorded), then
+// writes it.
+func (st *kernelState) finish(o Options, allRan bool) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.file.Rebuild(st.samples)
+	have := map[int]bool{}
+	for _, b := range st.file.Boots {
+		have[b.Index] = true
+	}
+	complete := allRan && st.pending == 0
+	for _, u := range o.Shard.Select(Units([]string{st.target.Kernel.Name}, o.Boots)) {
+		if !have[u.Boot] {
+			complete = false
+		}
+	}
+	st.file.Complete = complete
+	st.file.Finished = time.Now().UTC()
+	return results.Write(st.path, st.file)
 }
 
 // Stamp names a run directory: UTC, sortable, no colons.

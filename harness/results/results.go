@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"time"
 
 	"coldstart/internal/atomicfile"
@@ -47,6 +48,8 @@ type File struct {
 	// Complete is false while the run goes on and when it was interrupted.
 	Complete bool   `json:"complete"`
 	Host     string `json:"host,omitempty"`
+	// Shard is "i/n" when this file holds one shard's boots.
+	Shard string `json:"shard,omitempty"`
 }
 
 // Kernel identifies the kernel that ran.
@@ -107,6 +110,18 @@ type Boot struct {
 	Missing     int    `json:"missing_events,omitempty"`
 	ConsoleLog  string `json:"console_log,omitempty"`
 	QEMU        string `json:"qemu_cmdline"`
+	// Unsupported and FailedScenarios say what each scenario did in this
+	// boot, so that boots from several runs or shards can be merged.
+	Unsupported     map[string]Unsupported `json:"unsupported,omitempty"`
+	FailedScenarios map[string]string      `json:"failed_scenarios,omitempty"`
+	// Ran lists the scenarios whose samples this boot sent.
+	Ran []string `json:"ran,omitempty"`
+}
+
+// Unsupported is why a kernel cannot run a scenario.
+type Unsupported struct {
+	Option string `json:"option,omitempty"`
+	Reason string `json:"reason"`
 }
 
 // Write stores f at path atomically, indented for people and diffs.
@@ -143,4 +158,61 @@ func (s *Scenario) Walls() []float64 {
 		v[i] = float64(x.WallNS)
 	}
 	return v
+}
+
+// SamplesByBoot groups a scenario's samples by boot index.
+func (f *File) SamplesByBoot() map[int]map[string][]Sample {
+	m := map[int]map[string][]Sample{}
+	for name, s := range f.Scenarios {
+		for _, x := range s.Samples {
+			if m[x.Boot] == nil {
+				m[x.Boot] = map[string][]Sample{}
+			}
+			m[x.Boot][name] = append(m[x.Boot][name], x)
+		}
+	}
+	return m
+}
+
+// Rebuild recomputes f.Scenarios from f.Boots and the given samples per
+// boot: a scenario is unsupported when a boot said so, failed when a boot
+// failed it or no boot ran it, ok otherwise; samples are in boot order.
+func (f *File) Rebuild(samples map[int]map[string][]Sample) {
+	f.Scenarios = map[string]*Scenario{}
+	sort.Slice(f.Boots, func(i, j int) bool { return f.Boots[i].Index < f.Boots[j].Index })
+	for _, name := range f.Plan.Scenarios {
+		s := &Scenario{Status: StatusOK, Samples: []Sample{}}
+		ran := false
+		for _, b := range f.Boots {
+			if u, ok := b.Unsupported[name]; ok {
+				s.Status, s.Reason, s.Option = StatusUnsupported, u.Reason, u.Option
+				ran = true
+				continue
+			}
+			s.Samples = append(s.Samples, samples[b.Index][name]...)
+			if msg, ok := b.FailedScenarios[name]; ok {
+				if s.Status != StatusUnsupported {
+					s.Status = StatusFailed
+				}
+				if s.Reason == "" {
+					s.Reason = fmt.Sprintf("boot %d: %s", b.Index, msg)
+				}
+				ran = true
+			}
+			if len(samples[b.Index][name]) > 0 {
+				ran = true
+			}
+		}
+		if !ran && s.Status == StatusOK {
+			s.Status = StatusFailed
+			s.Reason = "no boot reached this scenario"
+		}
+		f.Scenarios[name] = s
+	}
+	for _, b := range f.Boots {
+		if b.Release != "" {
+			f.Kernel.Release = b.Release
+			break
+		}
+	}
 }
