@@ -66,6 +66,8 @@ type Hello struct {
 	Config string `json:"config,omitempty"`
 	// Cmdline is /proc/cmdline.
 	Cmdline string `json:"cmdline"`
+	// NetIfaces lists /sys/class/net: a guest should have only "lo".
+	NetIfaces []string `json:"net_ifaces,omitempty"`
 }
 
 // Sample is one iteration of a scenario. Times are nanoseconds.

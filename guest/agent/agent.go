@@ -195,6 +195,11 @@ func Describe(procDir, sysDir string) *event.Hello {
 	if b, err := os.ReadFile(filepath.Join(procDir, "cmdline")); err == nil {
 		h.Cmdline = strings.TrimSpace(string(b))
 	}
+	if ents, err := os.ReadDir(filepath.Join(sysDir, "class/net")); err == nil {
+		for _, e := range ents {
+			h.NetIfaces = append(h.NetIfaces, e.Name())
+		}
+	}
 	if b, err := os.ReadFile(filepath.Join(procDir, "config.gz")); err == nil {
 		if zr, err := gzip.NewReader(bytes.NewReader(b)); err == nil {
 			if cfg, err := io.ReadAll(zr); err == nil {

@@ -62,6 +62,7 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 	}
 	defer vm.Stop()
 	out.rec.QEMU = vm.CommandLine()
+	out.rec.QEMUUser = vm.User()
 
 	timer := time.NewTimer(dl.Hello)
 	defer timer.Stop()
@@ -82,6 +83,7 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 				out.rec.Release = e.Hello.Release
 				out.rec.Clocksource = e.Hello.Clocksource
 				out.rec.ClockResNS = e.Hello.ClockResNS
+				out.rec.NetIfaces = e.Hello.NetIfaces
 				out.rec.ClockCoarse = e.Hello.Clocksource == "jiffies" || e.Hello.ClockResNS > 1000
 				progress(fmt.Sprintf("boot %d: agent up after %.1f s (kernel %s, clocksource %s)", index, out.rec.HelloMS/1000, e.Hello.Release, e.Hello.Clocksource))
 				resetTimer(timer, dl.Scenario)

@@ -143,7 +143,27 @@ type VM struct {
 	mon    *qmp.SocketMonitor
 
 	stopOnce sync.Once
+	user     string
 }
+
+// Unprivileged is the user QEMU runs as when the harness is root and KVM
+// is not used: a TCG guest needs no privilege on the host, so a QEMU bug
+// cannot be a root exploit.
+const Unprivileged = 65534 // nobody
+
+func unprivileged(accel string) (*syscall.Credential, error) {
+	if os.Geteuid() != 0 || accel == AccelKVM {
+		// KVM needs /dev/kvm, usually group kvm; keep the caller's user.
+		return nil, nil
+	}
+	return &syscall.Credential{Uid: Unprivileged, Gid: Unprivileged, Groups: []uint32{}}, nil
+}
+
+// Pid is QEMU's process id.
+func (vm *VM) Pid() int { return vm.cmd.Process.Pid }
+
+// User says which user QEMU runs as.
+func (vm *VM) User() string { return vm.user }
 
 // Start launches QEMU. The caller must call Stop (or Wait) to release it.
 func Start(ctx context.Context, o Options) (*VM, error) {
@@ -177,8 +197,36 @@ func Start(ctx context.Context, o Options) (*VM, error) {
 			return nil, fmt.Errorf("console log: %w", err)
 		}
 	}
+	// Without root, QEMU reaches the kernel and initramfs through file
+	// descriptors we open for it, so their directories need not be
+	// readable by its user.
+	var extra []*os.File
+	for _, p := range []*string{&o.Kernel, &o.Initrd} {
+		f, err := os.Open(*p)
+		if err != nil {
+			vm.cleanup()
+			ln.Close()
+			return nil, fmt.Errorf("boot input: %w", err)
+		}
+		defer f.Close()
+		extra = append(extra, f)
+		*p = fmt.Sprintf("/proc/self/fd/%d", 2+len(extra))
+	}
+	cred, err := unprivileged(o.Accel)
+	if err != nil {
+		vm.cleanup()
+		ln.Close()
+		return nil, err
+	}
+	if cred != nil {
+		// The sockets' directory and our listening socket must be
+		// reachable by QEMU's user.
+		os.Chown(tmpDir, int(cred.Uid), int(cred.Gid))
+		os.Chmod(evSock, 0o666)
+	}
 	args := Args(o, evSock, qmpSock)
 	vm.cmd = exec.Command(bin, args...)
+	vm.cmd.ExtraFiles = extra
 	vm.cmdline = shellQuote(append([]string{bin}, args...))
 	stdout, err := vm.cmd.StdoutPipe()
 	if err != nil {
@@ -190,7 +238,13 @@ func Start(ctx context.Context, o Options) (*VM, error) {
 	// Own process group, so a Ctrl-C in the terminal reaches the harness,
 	// which stops QEMU in order, and Pdeathsig so that QEMU never outlives
 	// a harness that was killed outright.
-	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	vm.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL, Credential: cred}
+	vm.user = "root"
+	if cred != nil {
+		vm.user = fmt.Sprintf("uid %d", cred.Uid)
+	} else if os.Geteuid() != 0 {
+		vm.user = fmt.Sprintf("uid %d", os.Geteuid())
+	}
 	if err := vm.cmd.Start(); err != nil {
 		ln.Close()
 		vm.cleanup()

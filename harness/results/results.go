@@ -110,6 +110,9 @@ type Boot struct {
 	Missing     int    `json:"missing_events,omitempty"`
 	ConsoleLog  string `json:"console_log,omitempty"`
 	QEMU        string `json:"qemu_cmdline"`
+	QEMUUser    string `json:"qemu_user,omitempty"`
+	// NetIfaces are the guest's network interfaces (only "lo": no NIC).
+	NetIfaces []string `json:"net_ifaces,omitempty"`
 	// Unsupported and FailedScenarios say what each scenario did in this
 	// boot, so that boots from several runs or shards can be merged.
 	Unsupported     map[string]Unsupported `json:"unsupported,omitempty"`
