@@ -77,6 +77,8 @@ type Sample struct {
 	OpNS   int64 `json:"op_ns"`
 	UserNS int64 `json:"user_ns"`
 	SysNS  int64 `json:"sys_ns"`
+	// Phases are a runtime's own phase timings (ns), when it reports them.
+	Phases map[string]int64 `json:"phases,omitempty"`
 }
 
 // Unsupported says why a scenario cannot run on this kernel.

@@ -96,6 +96,7 @@ func TestMatrixBootsDefaultKernel(t *testing.T) {
 	out := t.TempDir()
 	const iterations = 10
 	stdout, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--boots", "1",
+		"--scenarios", strings.Join(scenario.Names(), ","),
 		"--iterations", "10", "--warmups", "2", "--out", out)
 	t.Logf("stderr:\n%s", stderr)
 	t.Logf("stdout:\n%s", stdout)

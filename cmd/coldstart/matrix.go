@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"coldstart/guest/agent"
+	"coldstart/guest/container"
 	"coldstart/guest/scenario"
+	"coldstart/harness/guestimage"
 	"coldstart/harness/initramfs"
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
@@ -147,12 +149,11 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	}
 
 	start := time.Now()
-	initBin, agentBin, err := initramfs.Binaries(ctx, src, filepath.Join(cache, "bin"))
-	if err != nil {
-		return setupError{err}
+	containers := false
+	for _, n := range scenarios {
+		containers = containers || container.IsContainer(n)
 	}
-	built := time.Since(start)
-	ir, err := initramfs.Build(ctx, initramfs.Options{Init: initBin, Agent: agentBin, CacheDir: filepath.Join(cache, "initramfs")})
+	ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Containers: containers})
 	if err != nil {
 		return setupError{err}
 	}
@@ -160,8 +161,10 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if ir.Hit {
 		how = "cached"
 	}
-	fmt.Fprintf(stderr, "initramfs %s (%s): binaries %v, total %v\n", how, filepath.Base(ir.Path),
-		built.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stderr, "initramfs %s (%s) in %v\n", how, filepath.Base(ir.Path), time.Since(start).Round(time.Millisecond))
+	for _, n := range ir.Notes {
+		fmt.Fprintf(stderr, "initramfs: %s\n", n)
+	}
 
 	accel := mf.accel
 	if accel == "auto" {
@@ -197,11 +200,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 
 func parseScenarios(list string) ([]string, error) {
 	if list == "" {
-		var names []string
-		for _, s := range scenario.All() {
-			names = append(names, s.Name)
-		}
-		return names, nil
+		return append(scenario.Names(), container.Names()...), nil
 	}
 	var names []string
 	seen := map[string]bool{}
@@ -210,8 +209,12 @@ func parseScenarios(list string) ([]string, error) {
 		if n == "" || seen[n] {
 			continue
 		}
-		if _, err := scenario.Lookup(n); err != nil {
-			return nil, usageError{err}
+		if container.IsContainer(n) {
+			if _, err := container.Lookup(n); err != nil {
+				return nil, usageError{err}
+			}
+		} else if _, err := scenario.Lookup(n); err != nil {
+			return nil, usageError{fmt.Errorf("%w (container scenarios: %s)", err, strings.Join(container.Names(), ", "))}
 		}
 		seen[n] = true
 		names = append(names, n)

@@ -65,5 +65,9 @@ func run(cmdline string, console io.Writer) error {
 	defer port.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGTERM, os.Interrupt)
 	defer stop()
-	return agent.Run(ctx, agent.Options{Plan: plan, Events: port, Console: console})
+	notes := agent.PrepareGuest()
+	for _, n := range notes {
+		fmt.Fprintf(console, "csagent: %s\n", n)
+	}
+	return agent.Run(ctx, agent.Options{Plan: plan, Events: port, Console: console, Notes: notes})
 }

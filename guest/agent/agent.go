@@ -26,6 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"coldstart/event"
+	"coldstart/guest/container"
 	"coldstart/guest/scenario"
 )
 
@@ -37,6 +38,9 @@ type Options struct {
 	Console io.Writer
 	// ProcDir and SysDir default to /proc and /sys.
 	ProcDir, SysDir string
+	// Notes are sent as log events after hello (e.g. what PrepareGuest
+	// could not do).
+	Notes []string
 }
 
 // Run carries out the plan. It returns an error only when the event stream
@@ -59,6 +63,12 @@ func Run(ctx context.Context, o Options) error {
 	}
 	fmt.Fprintf(o.Console, "csagent: kernel %s, %d CPUs, clocksource %s (resolution %d ns)\n",
 		hello.Release, hello.NumCPU, hello.Clocksource, hello.ClockResNS)
+
+	for _, n := range o.Notes {
+		if err := enc.Encode(&event.Event{Type: event.TypeLog, Log: n}); err != nil {
+			return err
+		}
+	}
 
 	switch o.Plan.Fault {
 	case "crash":
@@ -101,20 +111,74 @@ func Run(ctx context.Context, o Options) error {
 	return nil
 }
 
+// job is one scenario as the agent runs it.
+type job struct {
+	name  string
+	check func() (*event.Unsupported, error)
+	run   func(ctx context.Context, iter int) (event.Sample, error)
+}
+
+func lookup(name string) (*job, error) {
+	if container.IsContainer(name) {
+		c, err := container.Lookup(name)
+		if err != nil {
+			return nil, err
+		}
+		return &job{
+			name: name,
+			check: func() (*event.Unsupported, error) {
+				if err := c.Check(); err != nil {
+					if errors.Is(err, container.ErrNotSupported) {
+						return &event.Unsupported{Scenario: name, Reason: err.Error()}, nil
+					}
+					return nil, err
+				}
+				return nil, nil
+			},
+			run: func(ctx context.Context, iter int) (event.Sample, error) {
+				s, err := c.Run(ctx, iter)
+				return event.Sample{Iter: iter, WallNS: s.WallNS, OpNS: s.OpNS, UserNS: s.UserNS, SysNS: s.SysNS, Phases: s.Phases}, err
+			},
+		}, nil
+	}
+	s, err := scenario.Lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return &job{
+		name: name,
+		check: func() (*event.Unsupported, error) {
+			err := s.Check()
+			var ue *scenario.UnsupportedError
+			if errors.As(err, &ue) {
+				return &event.Unsupported{Scenario: name, Option: ue.Option, Reason: err.Error()}, nil
+			}
+			return nil, err
+		},
+		run: func(ctx context.Context, iter int) (event.Sample, error) {
+			x, err := s.Run()
+			var ue *scenario.UnsupportedError
+			if errors.As(err, &ue) {
+				return event.Sample{}, err
+			}
+			return event.Sample{Iter: iter, WallNS: x.WallNS, OpNS: x.OpNS, UserNS: x.UserNS, SysNS: x.SysNS}, err
+		},
+	}, nil
+}
+
 // runScenario runs one scenario. Errors from the scenario itself are sent as
 // a failed event; only event-stream errors are returned.
 func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string) error {
-	s, err := scenario.Lookup(name)
+	j, err := lookup(name)
 	if err != nil {
 		return enc.Encode(&event.Event{Type: event.TypeFailed, Scenario: name, Failed: err.Error()})
 	}
-	if err := s.Check(); err != nil {
-		u := &event.Unsupported{Scenario: name, Reason: err.Error()}
-		var ue *scenario.UnsupportedError
-		if errors.As(err, &ue) {
-			u.Option = ue.Option
-		}
-		fmt.Fprintf(o.Console, "csagent: %s unsupported: %v\n", name, err)
+	u, err := j.check()
+	if err != nil {
+		return failed(enc, o, name, fmt.Errorf("check: %w", err))
+	}
+	if u != nil {
+		fmt.Fprintf(o.Console, "csagent: %s unsupported: %s\n", name, u.Reason)
 		return enc.Encode(&event.Event{Type: event.TypeUnsupported, Unsupported: u})
 	}
 	if err := enc.Encode(&event.Event{Type: event.TypeScenario, Scenario: name}); err != nil {
@@ -122,8 +186,8 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 	}
 	start := time.Now()
 	for i := 0; i < o.Plan.Warmups; i++ {
-		if _, err := s.Run(); err != nil {
-			return failed(enc, o, s, fmt.Errorf("warm-up %d: %w", i, err))
+		if _, err := j.run(ctx, -1-i); err != nil {
+			return unsupportedOrFailed(enc, o, name, fmt.Errorf("warm-up %d: %w", i, err))
 		}
 	}
 	batch := make([]event.Sample, 0, o.Plan.Batch)
@@ -132,17 +196,18 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		smp, err := s.Run()
+		smp, err := j.run(ctx, i)
 		if err != nil {
 			if len(batch) > 0 {
 				if err := enc.Encode(&event.Event{Type: event.TypeSamples, Scenario: name, Samples: batch}); err != nil {
 					return err
 				}
 			}
-			return failed(enc, o, s, fmt.Errorf("iteration %d: %w", i, err))
+			return unsupportedOrFailed(enc, o, name, fmt.Errorf("iteration %d: %w", i, err))
 		}
+		smp.Iter = i
 		walls = append(walls, smp.WallNS)
-		batch = append(batch, event.Sample{Iter: i, WallNS: smp.WallNS, OpNS: smp.OpNS, UserNS: smp.UserNS, SysNS: smp.SysNS})
+		batch = append(batch, smp)
 		if len(batch) == cap(batch) || i == o.Plan.Iterations-1 {
 			if err := enc.Encode(&event.Event{Type: event.TypeSamples, Scenario: name, Samples: batch}); err != nil {
 				return err
@@ -150,14 +215,25 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 			batch = batch[:0]
 		}
 	}
-	fmt.Fprintf(o.Console, "csagent: %-10s %3d iterations in %v, median wall %v\n",
+	fmt.Fprintf(o.Console, "csagent: %-22s %3d iterations in %v, median wall %v\n",
 		name, len(walls), time.Since(start).Round(time.Millisecond), time.Duration(median(walls)).Round(time.Microsecond))
 	return nil
 }
 
-func failed(enc *event.Encoder, o Options, s scenario.Scenario, err error) error {
-	fmt.Fprintf(o.Console, "csagent: %s failed: %v\n", s.Name, err)
-	return enc.Encode(&event.Event{Type: event.TypeFailed, Scenario: s.Name, Failed: err.Error()})
+// unsupportedOrFailed reports a run error: as unsupported when the kernel
+// turned out to lack what the scenario needs, as failed otherwise.
+func unsupportedOrFailed(enc *event.Encoder, o Options, name string, err error) error {
+	var ue *scenario.UnsupportedError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(o.Console, "csagent: %s unsupported: %v\n", name, err)
+		return enc.Encode(&event.Event{Type: event.TypeUnsupported, Unsupported: &event.Unsupported{Scenario: name, Option: ue.Option, Reason: err.Error()}})
+	}
+	return failed(enc, o, name, err)
+}
+
+func failed(enc *event.Encoder, o Options, name string, err error) error {
+	fmt.Fprintf(o.Console, "csagent: %s failed: %v\n", name, err)
+	return enc.Encode(&event.Event{Type: event.TypeFailed, Scenario: name, Failed: err.Error()})
 }
 
 func median(v []int64) int64 {

@@ -142,23 +142,55 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 
 // Key is the content address of an archive made of files.
 func Key(files []File) (string, error) {
-	fs := append([]File(nil), files...)
-	sort.Slice(fs, func(i, j int) bool { return fs[i].Dst < fs[j].Dst })
+	sorted := append([]File(nil), files...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Dst < sorted[j].Dst })
 	h := sha256.New()
 	io.WriteString(h, formatVersion+"\n")
-	for _, f := range fs {
+	for _, f := range sorted {
 		st, err := os.Stat(f.Src)
 		if err != nil {
 			return "", fmt.Errorf("initramfs input %s: %w", f.Src, err)
 		}
-		if st.IsDir() {
-			return "", fmt.Errorf("initramfs input %s is a directory; list its files", f.Src)
+		if !st.IsDir() {
+			sum, err := fileSHA256(f.Src)
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "%s %o %s\n", f.Dst, st.Mode().Perm(), sum)
+			continue
 		}
-		sum, err := fileSHA256(f.Src)
+		// A directory goes in whole, empty directories and symlinks too.
+		err = filepath.WalkDir(f.Src, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(f.Src, p)
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			dst := filepath.Join(f.Dst, rel)
+			switch {
+			case d.IsDir():
+				fmt.Fprintf(h, "%s/ %o\n", dst, info.Mode().Perm())
+			case info.Mode()&fs.ModeSymlink != 0:
+				l, err := os.Readlink(p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(h, "%s -> %s\n", dst, l)
+			default:
+				sum, err := fileSHA256(p)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(h, "%s %o %s\n", dst, info.Mode().Perm(), sum)
+			}
+			return nil
+		})
 		if err != nil {
-			return "", err
+			return "", fmt.Errorf("initramfs input %s: %w", f.Src, err)
 		}
-		fmt.Fprintf(h, "%s %o %s\n", f.Dst, st.Mode().Perm(), sum)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
@@ -220,6 +252,42 @@ func Binaries(ctx context.Context, moduleDir, outDir string) (initBin, agentBin 
 		atomicfile.WriteFile(stampPath, []byte(stamp), 0o644)
 	}
 	return initBin, agentBin, nil
+}
+
+// StaticCgo builds one cgo program of the module (pkg, e.g. ./cmd/csrun)
+// as a fully static binary named name in outDir, for a guest that has no
+// shared libraries of its own. It is skipped, like Binaries, when no source
+// changed.
+func StaticCgo(ctx context.Context, moduleDir, outDir, pkg, name string) (string, error) {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", fmt.Errorf("build %s: %w", name, err)
+	}
+	bin := filepath.Join(outDir, name)
+	stampPath := filepath.Join(outDir, ".source-stamp-"+name)
+	stamp, stampErr := sourceStamp(moduleDir)
+	if stampErr == nil {
+		if old, err := os.ReadFile(stampPath); err == nil && string(old) == stamp && exists(bin) {
+			return bin, nil
+		}
+	}
+	tmp := bin + ".tmp"
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
+		"-ldflags=-s -w -linkmode external -extldflags -static", "-o", tmp, pkg)
+	cmd.Dir = moduleDir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "GOOS=linux", "GOARCH=amd64")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("static build of %s in %s: %w\n%s(is libseccomp-dev installed? run make setup)", pkg, moduleDir, err, stderr.String())
+	}
+	if err := os.Rename(tmp, bin); err != nil {
+		return "", err
+	}
+	if stampErr == nil {
+		atomicfile.WriteFile(stampPath, []byte(stamp), 0o644)
+	}
+	return bin, nil
 }
 
 // sourceStamp summarizes what the guest binaries are built from: the path,

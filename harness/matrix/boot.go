@@ -96,7 +96,7 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 			case event.TypeSamples:
 				for _, s := range e.Samples {
 					out.samples[e.Scenario] = append(out.samples[e.Scenario], results.Sample{
-						Boot: index, Iter: s.Iter, WallNS: s.WallNS, OpNS: s.OpNS, UserNS: s.UserNS, SysNS: s.SysNS,
+						Boot: index, Iter: s.Iter, WallNS: s.WallNS, OpNS: s.OpNS, UserNS: s.UserNS, SysNS: s.SysNS, Phases: s.Phases,
 					})
 				}
 			case event.TypeUnsupported:

@@ -38,14 +38,14 @@ func WriteTable(w io.Writer, f *results.File) error {
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  scenario\tmedian\tmean ± σ\tmin … max\top (median)\tuser\tsys\tn\t")
+	var notes []string
 	for _, name := range SortedScenarioNames(f) {
 		s := f.Scenarios[name]
-		if s.Status == results.StatusUnsupported {
-			fmt.Fprintf(tw, "  %s\tunsupported: %s\t\t\t\t\t\t\t\n", name, s.Reason)
-			continue
+		if s.Status != results.StatusOK {
+			notes = append(notes, fmt.Sprintf("  %s %s: %s", name, s.Status, s.Reason))
 		}
 		if len(s.Samples) == 0 {
-			fmt.Fprintf(tw, "  %s\t%s: %s\t\t\t\t\t\t\t\n", name, s.Status, s.Reason)
+			fmt.Fprintf(tw, "  %s\t%s\t\t\t\t\t\t\t\n", name, s.Status)
 			continue
 		}
 		wall := stats.Summarize(s.Walls())
@@ -57,13 +57,22 @@ func WriteTable(w io.Writer, f *results.File) error {
 		}
 		flag := ""
 		if s.Status == results.StatusFailed {
-			flag = "  (failed: " + s.Reason + ")"
+			flag = "(failed)"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s ± %s\t%s … %s\t%s\t%s\t%s\t%d\t%s\n", name,
 			fmtNS(wall.Median), fmtNS(wall.Mean), fmtNS(wall.StdDev), fmtNS(wall.Min), fmtNS(wall.Max),
 			fmtNS(stats.Median(op)), fmtNS(stats.Mean(user)), fmtNS(stats.Mean(sys)), wall.N, flag)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, n := range notes {
+		if len(n) > 300 {
+			n = n[:300] + "..."
+		}
+		fmt.Fprintln(w, n)
+	}
+	return nil
 }
 
 func fmtNS(ns float64) string {

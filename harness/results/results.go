@@ -79,6 +79,8 @@ type Sample struct {
 	OpNS   int64 `json:"op_ns"`
 	UserNS int64 `json:"user_ns"`
 	SysNS  int64 `json:"sys_ns"`
+	// Phases are csrun's start-up phase timings (ns) for oci-run samples.
+	Phases map[string]int64 `json:"phases,omitempty"`
 }
 
 // Plan is what each boot was asked to do.

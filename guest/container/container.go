@@ -1,0 +1,220 @@
+// Package container runs whole-container scenarios in the guest: a full
+// OCI `run` of a bundle to exit, teardown included, with one of the
+// runtimes the initramfs carries (coldstart's csrun, crun, runc), with or
+// without seccomp and, for csrun, with its cache of compiled filters.
+//
+// Scenario names are stable identifiers: oci-run/<runtime>/<seccomp> with
+// runtime in csrun, crun, runc and seccomp in none, default, cached
+// (csrun only). Bundles live under BundleDir/<none|default>; both hold a
+// tiny static program that exits 0 at once, so what is timed is the
+// runtime and the kernel, not the workload.
+//
+// A sample's wall_ns spans fork of the runtime to its reaping; op_ns is the
+// same (the run is the operation); user_ns and sys_ns are the runtime's
+// rusage (children included). csrun's per-phase timings come along.
+//
+// Environment: none; paths are fixed by the initramfs layout.
+package container
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Guest paths, fixed by the initramfs layout (harness/bundle).
+const (
+	BundleDir = "/bundles"
+	StateDir  = "/run/coldstart"
+)
+
+// Runtimes and where the initramfs puts them, in the order scenarios run.
+var Runtimes = []struct{ Name, Path string }{
+	{"csrun", "/bbin/csrun"},
+	{"crun", "/usr/bin/crun"},
+	{"runc", "/usr/sbin/runc"},
+}
+
+// Seccomp modes.
+const (
+	SeccompNone    = "none"
+	SeccompDefault = "default"
+	SeccompCached  = "cached"
+)
+
+// Sample is one run of a container.
+type Sample struct {
+	WallNS, OpNS, UserNS, SysNS int64
+	// Phases are csrun's own phase timings (ns), nil for other runtimes.
+	Phases map[string]int64
+}
+
+// Scenario is one runtime x seccomp combination.
+type Scenario struct {
+	Name    string
+	Runtime string
+	Path    string
+	Seccomp string
+	// ExtraArgs are global runtime flags (before the command).
+	ExtraArgs []string
+}
+
+// ErrNotSupported marks a scenario this guest cannot run.
+var ErrNotSupported = errors.New("not supported here")
+
+// Names lists every container scenario, in run order.
+func Names() []string {
+	var out []string
+	for _, rt := range Runtimes {
+		out = append(out, "oci-run/"+rt.Name+"/"+SeccompNone, "oci-run/"+rt.Name+"/"+SeccompDefault)
+		if rt.Name == "csrun" {
+			out = append(out, "oci-run/csrun/"+SeccompCached)
+		}
+	}
+	return out
+}
+
+// Lookup parses a scenario name.
+func Lookup(name string) (Scenario, error) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 3 || parts[0] != "oci-run" {
+		return Scenario{}, fmt.Errorf("unknown container scenario %q (want oci-run/<runtime>/<seccomp>, one of %s)", name, strings.Join(Names(), ", "))
+	}
+	s := Scenario{Name: name, Runtime: parts[1], Seccomp: parts[2]}
+	for _, rt := range Runtimes {
+		if rt.Name == s.Runtime {
+			s.Path = rt.Path
+		}
+	}
+	if s.Path == "" {
+		return Scenario{}, fmt.Errorf("unknown runtime %q in %s (want csrun, crun or runc)", s.Runtime, name)
+	}
+	switch s.Seccomp {
+	case SeccompNone, SeccompDefault:
+	case SeccompCached:
+		if s.Runtime != "csrun" {
+			return Scenario{}, fmt.Errorf("%s: only csrun has a seccomp cache", name)
+		}
+	default:
+		return Scenario{}, fmt.Errorf("unknown seccomp mode %q in %s (want none, default or cached)", s.Seccomp, name)
+	}
+	return s, nil
+}
+
+// IsContainer reports whether name is a container scenario.
+func IsContainer(name string) bool { return strings.HasPrefix(name, "oci-run/") }
+
+func (s Scenario) bundle() string {
+	mode := s.Seccomp
+	if mode == SeccompCached {
+		mode = SeccompDefault
+	}
+	return filepath.Join(BundleDir, mode)
+}
+
+func (s Scenario) root() string { return filepath.Join(StateDir, s.Runtime) }
+
+// Check says whether the guest can run s: the runtime binary and the bundle
+// must be in the initramfs, and cgroup2 must be mounted.
+func (s Scenario) Check() error {
+	if _, err := os.Stat(s.Path); err != nil {
+		return fmt.Errorf("%w: %s is not in the initramfs (%v)", ErrNotSupported, s.Runtime, err)
+	}
+	if _, err := os.Stat(filepath.Join(s.bundle(), "config.json")); err != nil {
+		return fmt.Errorf("%w: bundle %s is not in the initramfs (%v)", ErrNotSupported, s.bundle(), err)
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("%w: no cgroup2 hierarchy on /sys/fs/cgroup (the runtimes need one; kernel option CONFIG_CGROUPS)", ErrNotSupported)
+	}
+	return os.MkdirAll(s.root(), 0o700)
+}
+
+// Run runs the bundle once, to exit. iter makes the container id unique.
+func (s Scenario) Run(ctx context.Context, iter int) (Sample, error) {
+	id := fmt.Sprintf("cs-%d-%d", os.Getpid(), iter)
+	args := append([]string{"--root", s.root()}, s.ExtraArgs...)
+	var phaseFile string
+	if s.Runtime == "csrun" {
+		phaseFile = filepath.Join(StateDir, "phases.json")
+		os.Remove(phaseFile)
+		args = append(args, "--phase-timings", phaseFile)
+		if s.Seccomp != SeccompCached {
+			args = append(args, "--no-seccomp-cache")
+		}
+	}
+	args = append(args, "run", "--bundle", s.bundle(), id)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, s.Path, args...)
+	var stderr bytes.Buffer
+	cmd.Stdout = &stderr
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall := time.Since(start)
+	if err != nil {
+		s.cleanup(id)
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 2000 {
+			msg = msg[len(msg)-2000:]
+		}
+		return Sample{}, fmt.Errorf("%s %s: %v: %s", s.Runtime, strings.Join(args, " "), err, msg)
+	}
+	smp := Sample{WallNS: wall.Nanoseconds(), OpNS: wall.Nanoseconds()}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		smp.UserNS = time.Duration(ru.Utime.Nano()).Nanoseconds()
+		smp.SysNS = time.Duration(ru.Stime.Nano()).Nanoseconds()
+	}
+	if phaseFile != "" {
+		if b, err := os.ReadFile(phaseFile); err == nil {
+			smp.Phases = parsePhases(b)
+		}
+	}
+	return smp, nil
+}
+
+// cleanup removes what a failed run may have left.
+func (s Scenario) cleanup(id string) {
+	exec.Command(s.Path, "--root", s.root(), "delete", "-f", id).Run()
+}
+
+// parsePhases reads csrun's phase timings: a JSON object whose numeric
+// fields ending in "_ns" are durations; other fields (booleans such as a
+// cache hit) become 0/1 under their own name.
+func parsePhases(b []byte) map[string]int64 {
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil
+	}
+	out := map[string]int64{}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			switch x := v.(type) {
+			case float64:
+				out[prefix+k] = int64(x)
+			case bool:
+				if x {
+					out[prefix+k] = 1
+				} else {
+					out[prefix+k] = 0
+				}
+			case map[string]any:
+				walk(prefix+k+".", x)
+			}
+		}
+	}
+	walk("", raw)
+	return out
+}

@@ -1,0 +1,89 @@
+// Package guestimage assembles the complete initramfs a matrix boots: u-root's
+// init and csagent (always), and for the container scenarios csrun (built
+// static from this tree), Debian's crun and runc with their shared
+// libraries, and the OCI bundles (package bundle) with the default seccomp
+// profile. A piece that cannot be had is left out with a note; the guest
+// then reports the scenarios that need it as unsupported.
+//
+// Environment: none directly.
+package guestimage
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+
+	"coldstart/harness/bundle"
+	"coldstart/harness/initramfs"
+)
+
+// Options say where the source and the cache are.
+type Options struct {
+	Source string // the coldstart module root
+	Cache  string // the cache root
+	// Containers adds the runtimes and bundles; without it the image holds
+	// only what the kernel-primitive scenarios need.
+	Containers bool
+}
+
+// Image is a built initramfs.
+type Image struct {
+	*initramfs.Result
+	Notes []string // what was left out and why
+}
+
+// ProfilePath is the default seccomp profile, relative to the source root.
+const ProfilePath = "profiles/default.json"
+
+// Build builds (or reuses) the initramfs.
+func Build(ctx context.Context, o Options) (*Image, error) {
+	binDir := filepath.Join(o.Cache, "bin")
+	initBin, agentBin, err := initramfs.Binaries(ctx, o.Source, binDir)
+	if err != nil {
+		return nil, err
+	}
+	im := &Image{}
+	var files []initramfs.File
+	if o.Containers {
+		if _, err := os.Stat(filepath.Join(o.Source, "cmd/csrun")); err == nil {
+			csrun, err := initramfs.StaticCgo(ctx, o.Source, binDir, "./cmd/csrun", "csrun")
+			if err != nil {
+				im.Notes = append(im.Notes, fmt.Sprintf("csrun left out: %v", err))
+			} else {
+				files = append(files, initramfs.File{Src: csrun, Dst: "bbin/csrun"})
+			}
+		} else {
+			im.Notes = append(im.Notes, "csrun left out: no cmd/csrun in this tree")
+		}
+		for _, rt := range []struct{ name, dst string }{{"crun", "usr/bin/crun"}, {"runc", "usr/sbin/runc"}} {
+			p, err := exec.LookPath(rt.name)
+			if err != nil {
+				im.Notes = append(im.Notes, fmt.Sprintf("%s left out: not installed on the host (make setup installs it)", rt.name))
+				continue
+			}
+			p, _ = filepath.EvalSymlinks(p)
+			files = append(files, initramfs.File{Src: p, Dst: rt.dst})
+		}
+		profile, err := bundle.LoadProfile(filepath.Join(o.Source, ProfilePath))
+		if err != nil {
+			im.Notes = append(im.Notes, fmt.Sprintf("seccomp bundles left out: %v", err))
+			profile = nil
+		}
+		dirs, err := bundle.Write(filepath.Join(o.Cache, "bundles"), profile)
+		if err != nil {
+			return nil, err
+		}
+		for name, dir := range dirs {
+			files = append(files, initramfs.File{Src: dir, Dst: "bundles/" + name})
+		}
+	}
+	res, err := initramfs.Build(ctx, initramfs.Options{Init: initBin, Agent: agentBin, Files: files,
+		CacheDir: filepath.Join(o.Cache, "initramfs")})
+	if err != nil {
+		return nil, err
+	}
+	im.Result = res
+	return im, nil
+}
