@@ -38,8 +38,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Stdout, os.Stderr, os.Args[1:])
+	// Decide the code before stop(): stop cancels ctx, which would make
+	// every failure look like an interruption.
+	code := exitCode(ctx, os.Stderr, err)
 	stop()
-	os.Exit(exitCode(ctx, os.Stderr, err))
+	os.Exit(code)
 }
 
 // Exit codes.

@@ -205,3 +205,25 @@ func TestParallelBoots(t *testing.T) {
 	assert.Equal(t, []int{0, 1}, []int{f.Boots[0].Index, f.Boots[1].Index})
 	assert.Len(t, f.Scenarios["utsns"].Samples, 6)
 }
+
+// TestBinaryExitCodes runs the real binary: exit codes are the contract
+// with CI and git bisect, and main itself must not distort them.
+func TestBinaryExitCodes(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "coldstart")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	tests := []struct {
+		args []string
+		want int
+	}{
+		{[]string{"help"}, exitOK},
+		{[]string{"frobnicate"}, exitUsage},
+		{[]string{"matrix", "--scenarios", "bogus"}, exitUsage},
+		{[]string{"merge", t.TempDir(), filepath.Join(t.TempDir(), "missing")}, exitUsage},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(bin, tt.args...)
+		err := cmd.Run()
+		assert.Equal(t, tt.want, cmd.ProcessState.ExitCode(), "coldstart %v: %v", tt.args, err)
+	}
+}

@@ -66,6 +66,13 @@ func WriteTable(w io.Writer, f *results.File) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if r := Ratios(f); len(r) > 0 {
+		var parts []string
+		for _, x := range r {
+			parts = append(parts, fmt.Sprintf("%s %.2fx", x.Name, x.Ratio))
+		}
+		fmt.Fprintf(w, "  ratios of medians, each boot against itself, median over %s: %s\n", plural(r[0].Boots, "boot"), strings.Join(parts, ", "))
+	}
 	for _, n := range notes {
 		if len(n) > 300 {
 			n = n[:300] + "..."
@@ -102,4 +109,62 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// Ratio compares two scenarios of one kernel, from samples taken in the
+// same boots.
+type Ratio struct {
+	Name  string // "csrun/crun (default)"
+	Ratio float64
+	Boots int
+}
+
+// ratioPairs are the comparisons the matrix table shows: csrun against the
+// reference runtimes, and csrun's seccomp cache against compiling.
+var ratioPairs = []struct{ name, num, den string }{
+	{"csrun/crun (none)", "oci-run/csrun/none", "oci-run/crun/none"},
+	{"csrun/crun (default)", "oci-run/csrun/default", "oci-run/crun/default"},
+	{"csrun/runc (none)", "oci-run/csrun/none", "oci-run/runc/none"},
+	{"csrun/runc (default)", "oci-run/csrun/default", "oci-run/runc/default"},
+	{"csrun cached/default", "oci-run/csrun/cached", "oci-run/csrun/default"},
+}
+
+// Ratios computes, for each pair both of whose scenarios have samples, the
+// median over boots of the ratio of the two per-boot medians: a boot is the
+// unit of replication, and pairing within a boot cancels boot-to-boot drift.
+func Ratios(f *results.File) []Ratio {
+	var out []Ratio
+	for _, p := range ratioPairs {
+		num, den := f.Scenarios[p.num], f.Scenarios[p.den]
+		if num == nil || den == nil {
+			continue
+		}
+		byBoot := func(s *results.Scenario) map[int][]float64 {
+			m := map[int][]float64{}
+			for _, x := range s.Samples {
+				m[x.Boot] = append(m[x.Boot], float64(x.WallNS))
+			}
+			return m
+		}
+		nb, db := byBoot(num), byBoot(den)
+		var rs []float64
+		for b, nv := range nb {
+			if dv, ok := db[b]; ok && len(nv) > 0 && len(dv) > 0 {
+				if d := stats.Median(dv); d > 0 {
+					rs = append(rs, stats.Median(nv)/d)
+				}
+			}
+		}
+		if len(rs) > 0 {
+			out = append(out, Ratio{Name: p.name, Ratio: stats.Median(rs), Boots: len(rs)})
+		}
+	}
+	return out
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
 }
