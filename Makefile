@@ -5,9 +5,9 @@ GO       ?= go
 ARGS     ?=
 FUZZTIME ?= 2m
 # Packages with goroutines, run again under the race detector.
-RACE_PKGS = ./event/... ./harness/qemu/... ./harness/matrix/... ./internal/...
+RACE_PKGS = ./event/... ./harness/qemu/... ./harness/matrix/... ./internal/... ./runtime/... ./cmd/csrun/...
 
-.PHONY: all setup build matrix test lint unit fuzz bench clean
+.PHONY: all setup build csrun matrix test lint unit fuzz bench bench-runtime clean
 
 all: build
 
@@ -16,6 +16,10 @@ setup:
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/coldstart ./cmd/coldstart
+
+# csrun, static with libseccomp linked in, as the guest gets it.
+csrun:
+	CGO_ENABLED=1 $(GO) build -ldflags '-linkmode external -extldflags -static' -o bin/csrun ./cmd/csrun
 
 # The default matrix on the default kernels. Extra flags: make matrix ARGS="--boots 5"
 matrix: setup build
@@ -42,15 +46,22 @@ unit:
 	$(GO) test -run '^$$' -fuzz FuzzDecoder -fuzztime 10s ./event
 	$(GO) test -run '^$$' -fuzz FuzzExtractVmlinux -fuzztime 10s ./harness/kernels
 	$(GO) test -run '^$$' -fuzz FuzzLoadFile -fuzztime 10s ./harness/kernels
+	$(GO) test -run '^$$' -fuzz FuzzValidateConfig -fuzztime 10s ./runtime/bundle
 
 # Longer fuzzing, for a quiet machine.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecoder -fuzztime $(FUZZTIME) ./event
 	$(GO) test -run '^$$' -fuzz FuzzExtractVmlinux -fuzztime $(FUZZTIME) ./harness/kernels
 	$(GO) test -run '^$$' -fuzz FuzzLoadFile -fuzztime $(FUZZTIME) ./harness/kernels
+	$(GO) test -run '^$$' -fuzz FuzzValidateConfig -fuzztime $(FUZZTIME) ./runtime/bundle
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./guest/scenario/ ./harness/initramfs/
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./guest/scenario/ ./harness/initramfs/ ./runtime/seccomp/ ./stats/ ./harness/compare/
+
+# csrun, crun and runc on one bundle, interleaved, on the host: medians and
+# the ratios csrun/crun and csrun/runc measured in this one run.
+bench-runtime: setup csrun
+	CSRUN=bin/csrun scripts/bench-runtime.sh
 
 clean:
 	rm -rf bin

@@ -5,8 +5,9 @@
 set -euo pipefail
 
 # Debian packages: QEMU to boot kernels, libseccomp for csrun, the two
-# reference runtimes, and the tools the kernel fetcher uses.
-packages=(qemu-system-x86 libseccomp-dev crun runc cpio dpkg apt gcc)
+# reference runtimes, the tools the kernel fetcher uses, and what the
+# report tests check with (a JUnit schema validator, headless Chromium).
+packages=(qemu-system-x86 libseccomp-dev crun runc cpio dpkg apt gcc libxml2-utils chromium)
 
 missing=()
 for p in "${packages[@]}"; do

@@ -1,0 +1,98 @@
+// Command probe runs inside test containers: it executes its arguments as
+// a list of small checks and prints one "name=value" line for each.
+//
+//	exit:N          exit with status N
+//	hostname        hostname
+//	ns              inode of each /proc/self/ns/* link
+//	pids            the numeric entries of /proc, space separated
+//	mkdir:PATH      mkdir PATH; prints the errno (0 on success)
+//	id              uid, gid and supplementary groups
+//	status:FIELD    a field of /proc/self/status (e.g. CapEff, NoNewPrivs, Seccomp)
+//	cwd             working directory
+//	env:NAME        an environment variable
+//	sleep:SECONDS   sleep
+//	write:PATH      create PATH for writing; prints write.PATH=errno
+package main
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func errno(err error) int {
+	var e syscall.Errno
+	if errors.As(err, &e) {
+		return int(e)
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func main() {
+	for _, a := range os.Args[1:] {
+		name, arg, _ := strings.Cut(a, ":")
+		switch name {
+		case "exit":
+			n, _ := strconv.Atoi(arg)
+			os.Exit(n)
+		case "hostname":
+			h, _ := os.Hostname()
+			fmt.Printf("hostname=%s\n", h)
+		case "ns":
+			for _, ns := range []string{"cgroup", "ipc", "mnt", "net", "pid", "user", "uts"} {
+				l, _ := os.Readlink("/proc/self/ns/" + ns)
+				fmt.Printf("ns.%s=%s\n", ns, l)
+			}
+		case "pids":
+			ents, _ := os.ReadDir("/proc")
+			var pids []int
+			for _, e := range ents {
+				if n, err := strconv.Atoi(e.Name()); err == nil {
+					pids = append(pids, n)
+				}
+			}
+			sort.Ints(pids)
+			fmt.Printf("pids=%s\n", strings.Trim(fmt.Sprint(pids), "[]"))
+		case "mkdir":
+			fmt.Printf("mkdir=%d\n", errno(syscall.Mkdir(arg, 0o755)))
+		case "write":
+			f, err := os.Create(arg)
+			if err == nil {
+				f.Close()
+			}
+			fmt.Printf("write.%s=%d\n", arg, errno(err))
+		case "id":
+			g, _ := syscall.Getgroups()
+			fmt.Printf("id=%d %d %v\n", syscall.Getuid(), syscall.Getgid(), g)
+		case "status":
+			f, _ := os.Open("/proc/self/status")
+			s := bufio.NewScanner(f)
+			for s.Scan() {
+				if k, v, ok := strings.Cut(s.Text(), ":"); ok && k == arg {
+					fmt.Printf("%s=%s\n", k, strings.TrimSpace(v))
+				}
+			}
+			f.Close()
+		case "cwd":
+			d, _ := os.Getwd()
+			fmt.Printf("cwd=%s\n", d)
+		case "env":
+			fmt.Printf("env.%s=%s\n", arg, os.Getenv(arg))
+		case "sleep":
+			n, _ := strconv.Atoi(arg)
+			time.Sleep(time.Duration(n) * time.Second)
+		default:
+			fmt.Fprintf(os.Stderr, "probe: unknown check %q\n", a)
+			os.Exit(100)
+		}
+	}
+}

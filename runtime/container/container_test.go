@@ -1,0 +1,74 @@
+package container
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
+)
+
+func TestResolveIn(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(root, "usr/lib"), 0o755))
+	require.NoError(t, os.Symlink("/usr/lib", filepath.Join(root, "lib")))
+	require.NoError(t, os.Symlink("../../../../etc", filepath.Join(root, "escape")))
+	require.NoError(t, os.Symlink("loop", filepath.Join(root, "loop")))
+	for _, tc := range []struct{ in, want string }{
+		{"/proc", "/proc"},
+		{"/lib/x", "/usr/lib/x"},
+		{"/escape/passwd", "/etc/passwd"},
+		{"/../../etc", "/etc"},
+		{"/usr/./lib/../lib", "/usr/lib"},
+	} {
+		got, err := resolveIn(root, tc.in)
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, filepath.Join(root, tc.want), got, tc.in)
+	}
+	_, err := resolveIn(root, "/loop/x")
+	assert.ErrorContains(t, err, "too many levels")
+}
+
+func TestParseOptions(t *testing.T) {
+	for _, tc := range []struct {
+		opts  []string
+		flags uintptr
+		nprop int
+		data  string
+	}{
+		{[]string{"nosuid", "noexec", "nodev", "ro"}, unix.MS_NOSUID | unix.MS_NOEXEC | unix.MS_NODEV | unix.MS_RDONLY, 0, ""},
+		{[]string{"nosuid", "strictatime", "mode=755", "size=65536k"}, unix.MS_NOSUID | unix.MS_STRICTATIME, 0, "mode=755,size=65536k"},
+		{[]string{"rbind", "rprivate", "ro"}, unix.MS_BIND | unix.MS_REC | unix.MS_RDONLY, 1, ""},
+		{[]string{"ro", "rw"}, 0, 0, ""},
+		{[]string{"newinstance", "ptmxmode=0666"}, 0, 0, "newinstance,ptmxmode=0666"},
+	} {
+		flags, prop, data := parseOptions(tc.opts)
+		assert.Equal(t, tc.flags, flags, "%v", tc.opts)
+		assert.Len(t, prop, tc.nprop, "%v", tc.opts)
+		assert.Equal(t, tc.data, data, "%v", tc.opts)
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]unix.Signal{"KILL": unix.SIGKILL, "SIGTERM": unix.SIGTERM, "9": unix.SIGKILL, "usr1": unix.SIGUSR1} {
+		got, err := ParseSignal(in)
+		require.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	for _, bad := range []string{"", "SIGFOO", "0", "99"} {
+		_, err := ParseSignal(bad)
+		assert.Error(t, err, bad)
+	}
+}
+
+func TestIDs(t *testing.T) {
+	r := New(Options{Root: t.TempDir()})
+	for _, bad := range []string{"", "../x", "a/b", "cache", ".hidden"} {
+		_, err := r.dir(bad)
+		assert.Error(t, err, bad)
+	}
+	_, err := r.State("nope")
+	assert.ErrorIs(t, err, ErrNotExist)
+}

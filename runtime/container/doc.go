@@ -1,0 +1,61 @@
+// Package container is csrun's OCI runtime: it creates, starts, inspects,
+// signals and deletes containers described by OCI bundles, in stages, the
+// way runc does, and measures each start-up phase.
+//
+// # Stages
+//
+// Three processes take part; each is named in ps:
+//
+//   - parent ("csrun", the CLI): loads and validates config.json, looks the
+//     seccomp profile up in the BPF cache or compiles it, spawns the init
+//     stage and writes the container's state.
+//   - init ("csrun init", comm "csrun:init"): /proc/self/exe re-executed by
+//     clone(2) into the new namespaces. It sets up mounts, the root
+//     filesystem, hostname, rlimits, credentials, capabilities and seccomp,
+//     then execs the container process in place (same pid).
+//   - container process: process.args, pid 1 of the pid namespace if one is
+//     asked for.
+//
+// The protocol, over two pipes and one fifo:
+//
+//	parent                                   init (fd 3 bootstrap, 4 sync, 5 state dir)
+//	  | clone(CLONE_NEW*), uid/gid maps,
+//	  | exec /proc/self/exe init ----------------->|
+//	  | [seccomp: cache Get or libseccomp compile, concurrently]
+//	  | bootstrap JSON (spec, rootfs, BPF) -- fd3 ->| read until EOF
+//	  |                                            | mounts, pivot_root (or MS_MOVE+chroot),
+//	  |                                            | masked/read-only paths, hostname, sysctl
+//	  |<------------------ {"type":"ready"} -- fd4 -|
+//	  | write state.json, pid file                 |
+//	  | create: exit here                          | open(<state>/exec.fifo, O_WRONLY) blocks
+//	csrun start:                                   |   (only after create; run skips the fifo)
+//	  | open(exec.fifo, O_RDONLY), read 1 byte <---| write "0"
+//	  | remove exec.fifo                           | rlimits, ids, caps, no_new_privs,
+//	  |                                            | seccomp(2) of the BPF program
+//	  |<------------------ {"type":"exec"} --- fd4 -| (run only: timings so far)
+//	  |<------------------------ EOF (O_CLOEXEC) ---| execve(process.args) = container process
+//	run: wait for the pid, exit with its status, delete the state.
+//	Any failure in init: {"type":"error"} on fd4, exit 1.
+//
+// # Root switch
+//
+// The rootfs is bind-mounted onto itself (pivot_root needs a mount point)
+// and csrun calls pivot_root(2) and detaches the old root. When the runtime
+// itself runs on an initramfs (rootfs) root, pivot_root fails with EINVAL:
+// the initial rootfs can never be unmounted. csrun then falls back to what
+// runc does with --no-pivot: mount --move the rootfs onto / and chroot(".").
+// The phase timings say which was used ("root_switch"). The fallback is as
+// safe as runc's --no-pivot: the host root stays reachable to a process
+// holding CAP_SYS_CHROOT and an fd outside, so drop that capability in
+// such environments.
+//
+// # State
+//
+// <root>/<id>/state.json (written atomically), <root>/<id>/exec.fifo while
+// the container is created but not started, and the seccomp cache in
+// <root>/cache/seccomp/. Status is derived: the init pid alive with the
+// recorded start time and the fifo present is "created", alive without it
+// "running", otherwise "stopped".
+//
+// The package reads no environment variables.
+package container

@@ -1,0 +1,493 @@
+package container
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"coldstart/runtime/bpfcache"
+	"coldstart/runtime/bundle"
+	"coldstart/runtime/internal/linux"
+	"coldstart/runtime/seccomp"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// bootstrap is what the parent sends the init stage on fd 3.
+type bootstrap struct {
+	Spec         *specs.Spec `json:"spec"` // linux.seccomp removed: see BPF
+	Rootfs       string      `json:"rootfs"`
+	BPF          []byte      `json:"bpf,omitempty"`
+	SeccompFlags uint        `json:"seccomp_flags,omitempty"`
+	WaitStart    bool        `json:"wait_start"` // create: block on exec.fifo
+	UserNS       bool        `json:"user_ns"`
+}
+
+// message is what the init stage sends the parent on fd 4.
+type message struct {
+	Type       string `json:"type"` // "ready", "exec" or "error"
+	Error      string `json:"error,omitempty"`
+	Spans      []span `json:"spans,omitempty"`
+	RootSwitch string `json:"root_switch,omitempty"`
+}
+
+// init-stage file descriptors.
+const (
+	fdBootstrap = 3
+	fdSync      = 4
+	fdStateDir  = 5
+)
+
+var nsFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.MountNamespace: unix.CLONE_NEWNS, specs.IPCNamespace: unix.CLONE_NEWIPC,
+	specs.UTSNamespace: unix.CLONE_NEWUTS, specs.UserNamespace: unix.CLONE_NEWUSER,
+	specs.CgroupNamespace: unix.CLONE_NEWCGROUP,
+}
+
+// started is a container whose init stage reported ready.
+type started struct {
+	cmd     *exec.Cmd
+	sync    *json.Decoder
+	syncR   *os.File
+	dir     string
+	st      *stored
+	timings *Timings
+	base    int64
+}
+
+type seccompResult struct {
+	prog  []byte
+	flags uint
+	how   string
+	span  span
+	err   error
+}
+
+// prepareSeccomp returns the BPF program for sc, from the cache if allowed.
+func (r *Runtime) prepareSeccomp(sc *specs.LinuxSeccomp) seccompResult {
+	res := seccompResult{how: "none"}
+	if sc == nil {
+		return res
+	}
+	for _, f := range sc.Flags {
+		res.flags |= bundle.SeccompFlags[f]
+	}
+	t0 := linux.Monotonic()
+	if r.opts.NoSeccompCache {
+		res.prog, res.err = seccomp.Compile(sc)
+		res.how, res.span = "compiled", span{PhaseSeccompCompile, t0, linux.Monotonic()}
+		return res
+	}
+	in, err := bpfcache.HostKeyInputs(Version, seccomp.Version(), sc)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	key, err := bpfcache.Key(in)
+	if err != nil {
+		res.err = err
+		return res
+	}
+	cache := bpfcache.New(filepath.Join(r.opts.Root, "cache", "seccomp"), r.opts.CacheMaxBytes)
+	prog, err := cache.Get(key)
+	if err == nil && linux.ValidateBPF(prog) == nil {
+		res.prog, res.how, res.span = prog, "cache-hit", span{PhaseSeccompCache, t0, linux.Monotonic()}
+		return res
+	}
+	res.how = "cache-miss"
+	if errors.Is(err, bpfcache.ErrCorrupt) || err == nil {
+		res.how = "cache-corrupt"
+	}
+	if res.prog, res.err = seccomp.Compile(sc); res.err == nil {
+		if perr := cache.Put(key, res.prog); perr != nil {
+			res.err = perr
+		}
+	}
+	res.span = span{PhaseSeccompCompile, t0, linux.Monotonic()}
+	return res
+}
+
+// spawn validates the bundle, spawns the init stage and waits for it to be
+// ready. On error nothing is left behind.
+func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart bool) (_ *started, err error) {
+	base := r.opts.Start
+	if base == 0 {
+		base = linux.Monotonic()
+	}
+	dir, err := r.dir(id)
+	if err != nil {
+		return nil, err
+	}
+	if waitStart {
+		// The container outlives this process: a writer other than a file
+		// would need a goroutine here to copy its output.
+		for _, s := range []any{r.opts.Stdin, r.opts.Stdout, r.opts.Stderr} {
+			if _, ok := s.(*os.File); !ok && s != nil {
+				return nil, fmt.Errorf("create: container stdio must be files (got %T)", s)
+			}
+		}
+	}
+	b, err := bundle.Load(bundleDir)
+	if err != nil {
+		return nil, err
+	}
+	parsed := span{PhaseParse, base, linux.Monotonic()}
+
+	if err := os.MkdirAll(r.opts.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("state root: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%s: %w", id, ErrExist)
+		}
+		return nil, fmt.Errorf("state: %w", err)
+	}
+	var cmd *exec.Cmd
+	var cgroupDir string
+	defer func() {
+		if err != nil {
+			if cmd != nil && cmd.Process != nil {
+				cmd.Process.Kill()
+				cmd.Wait()
+			}
+			if cgroupDir != "" {
+				os.Remove(cgroupDir)
+			}
+			os.RemoveAll(dir)
+		}
+	}()
+	if waitStart {
+		if err := unix.Mkfifo(filepath.Join(dir, "exec.fifo"), 0o600); err != nil {
+			return nil, fmt.Errorf("exec.fifo: %w", err)
+		}
+	}
+
+	// Seccomp preparation overlaps with clone and the init stage's start.
+	spec := *b.Spec
+	lin := *spec.Linux
+	sc := lin.Seccomp
+	lin.Seccomp = nil
+	spec.Linux = &lin
+	scDone := make(chan seccompResult, 1)
+	go func() { scDone <- r.prepareSeccomp(sc) }()
+
+	bootR, bootW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer bootR.Close()
+	defer bootW.Close()
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer syncW.Close()
+	defer func() {
+		if err != nil {
+			syncR.Close()
+		}
+	}()
+	stateDir, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer stateDir.Close()
+
+	attr := &syscall.SysProcAttr{}
+	userNS := false
+	for _, ns := range lin.Namespaces {
+		attr.Cloneflags |= nsFlags[ns.Type]
+		userNS = userNS || ns.Type == specs.UserNamespace
+	}
+	if userNS {
+		for _, m := range lin.UIDMappings {
+			attr.UidMappings = append(attr.UidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		for _, m := range lin.GIDMappings {
+			attr.GidMappings = append(attr.GidMappings, syscall.SysProcIDMap{ContainerID: int(m.ContainerID), HostID: int(m.HostID), Size: int(m.Size)})
+		}
+		attr.GidMappingsEnableSetgroups = true
+		// Become the namespace's root before exec'ing the init stage, or
+		// execve would drop the capabilities clone gave us (host root is
+		// unmapped in the new namespace).
+		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
+	}
+	if lin.CgroupsPath != "" {
+		fd, created, err := joinCgroup(lin.CgroupsPath)
+		if err != nil {
+			return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
+		}
+		defer unix.Close(fd)
+		if created {
+			cgroupDir = cgroupPath(lin.CgroupsPath)
+		}
+		attr.UseCgroupFD, attr.CgroupFD = true, fd
+	}
+	cmd = &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{"csrun", "init"},
+		Env:         initEnv,
+		Stdin:       r.opts.Stdin,
+		Stdout:      r.opts.Stdout,
+		Stderr:      r.opts.Stderr,
+		ExtraFiles:  []*os.File{bootR, syncW, stateDir},
+		SysProcAttr: attr,
+	}
+	tClone := linux.Monotonic()
+	if err := cmd.Start(); err != nil {
+		cmd = nil
+		return nil, fmt.Errorf("spawn init stage (clone with namespaces): %w", err)
+	}
+	cloned := span{PhaseNamespaces, tClone, linux.Monotonic()}
+	bootR.Close()
+	syncW.Close()
+	stateDir.Close()
+
+	sres := <-scDone
+	if sres.err != nil {
+		return nil, fmt.Errorf("linux.seccomp: %w", sres.err)
+	}
+	boot := bootstrap{Spec: &spec, Rootfs: b.Rootfs, BPF: sres.prog, SeccompFlags: sres.flags, WaitStart: waitStart, UserNS: userNS}
+	if err := json.NewEncoder(bootW).Encode(&boot); err != nil {
+		return nil, fmt.Errorf("send bootstrap to init: %w", err)
+	}
+	bootW.Close()
+
+	s := &started{cmd: cmd, syncR: syncR, sync: json.NewDecoder(syncR), dir: dir, base: base}
+	msg, err := s.next(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if msg.Type != "ready" {
+		return nil, fmt.Errorf("init: unexpected %q message", msg.Type)
+	}
+	t := &Timings{Version: 1, Runtime: "csrun", ID: id, Seccomp: sres.how, CacheHit: sres.how == "cache-hit",
+		BPFInsns: len(sres.prog) / linux.SockFilterSize, RootSwitch: msg.RootSwitch, ClockMonotonic: true}
+	t.add(base, parsed)
+	if sres.span.Name != "" {
+		t.add(base, sres.span)
+	}
+	t.add(base, cloned)
+	if len(msg.Spans) > 0 {
+		t.add(base, span{PhaseInitStart, cloned.End, msg.Spans[0].Start})
+	}
+	for _, sp := range msg.Spans {
+		t.add(base, sp)
+	}
+	s.timings = t
+
+	_, startTime, err := procStat(cmd.Process.Pid)
+	if err != nil {
+		return nil, fmt.Errorf("init stage: %w", err)
+	}
+	s.st = &stored{
+		State: specs.State{Version: specs.Version, ID: id, Status: specs.StateCreated, Pid: cmd.Process.Pid,
+			Bundle: b.Dir, Annotations: b.Spec.Annotations},
+		StartTime: startTime, Created: time.Now().UTC(), Cgroup: cgroupDir,
+	}
+	if err := writeState(dir, s.st); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// next reads one message from the init stage.
+func (s *started) next(ctx context.Context) (*message, error) {
+	var msg message
+	if err := s.sync.Decode(&msg); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("init stage: %w", err)
+	}
+	if msg.Type == "error" {
+		return nil, fmt.Errorf("init: %s", msg.Error)
+	}
+	return &msg, nil
+}
+
+func writePidFile(path string, pid int) error {
+	if path == "" {
+		return nil
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("pid file: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// Create sets a container up and leaves its init stage waiting for Start.
+// The init stage keeps the caller's stdio.
+func (r *Runtime) Create(ctx context.Context, id, bundleDir, pidFile string) error {
+	s, err := r.spawn(ctx, id, bundleDir, true)
+	if err != nil {
+		if s == nil && errors.Is(err, io.EOF) {
+			err = errors.New("init stage exited before it was ready")
+		}
+		return err
+	}
+	defer s.syncR.Close()
+	if err := writePidFile(pidFile, s.st.Pid); err != nil {
+		r.Delete(id, true)
+		return err
+	}
+	// The init stage outlives us: release it (it is reparented).
+	s.cmd.Process.Release()
+	if r.opts.PhaseTimings != "" {
+		s.timings.TotalNS = linux.Monotonic() - s.base
+		return s.timings.write(r.opts.PhaseTimings)
+	}
+	return nil
+}
+
+// ExitError carries the container process's exit status from Run.
+type ExitError struct{ Status int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("container exited with status %d", e.Status) }
+
+// Run creates and starts a container, waits for it and deletes it. It
+// returns nil if the container process exited 0, an *ExitError with its
+// status (128+n for signal n) otherwise, or another error if it could not
+// be run.
+func (r *Runtime) Run(ctx context.Context, id, bundleDir, pidFile string) error {
+	s, err := r.spawn(ctx, id, bundleDir, false)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			err = errors.New("init stage exited before it was ready")
+		}
+		return err
+	}
+	defer s.syncR.Close()
+	defer os.RemoveAll(s.dir)
+	if s.st.Cgroup != "" {
+		defer os.Remove(s.st.Cgroup)
+	}
+	if err := writePidFile(pidFile, s.st.Pid); err != nil {
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		return err
+	}
+	// Forward the usual termination signals to the container.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case sig := <-sigs:
+				s.cmd.Process.Signal(sig)
+			case <-stop:
+				return
+			}
+		}
+	}()
+
+	// "exec" message, then EOF when execve closes the O_CLOEXEC pipe.
+	msg, err := s.next(ctx)
+	switch {
+	case err == nil && msg.Type == "exec":
+		for _, sp := range msg.Spans {
+			s.timings.add(s.base, sp)
+		}
+		execStart := int64(0)
+		for _, sp := range msg.Spans {
+			execStart = max(execStart, sp.End)
+		}
+		if _, err2 := s.next(ctx); !errors.Is(err2, io.EOF) {
+			s.cmd.Process.Kill()
+			s.cmd.Wait()
+			if err2 == nil {
+				err2 = errors.New("init: unexpected message after exec")
+			}
+			return err2
+		}
+		end := linux.Monotonic()
+		s.timings.add(s.base, span{PhaseExec, execStart, end})
+		s.timings.TotalNS = end - s.base
+		if r.opts.PhaseTimings != "" {
+			if err := s.timings.write(r.opts.PhaseTimings); err != nil {
+				fmt.Fprintf(r.opts.stderr(), "csrun: phase timings: %v\n", err)
+			}
+		}
+	case errors.Is(err, io.EOF):
+		// The init stage died without a word (e.g. killed by seccomp).
+	default:
+		s.cmd.Process.Kill()
+		s.cmd.Wait()
+		return err
+	}
+	werr := s.cmd.Wait()
+	ps := s.cmd.ProcessState
+	if ps == nil {
+		return fmt.Errorf("wait: %w", werr)
+	}
+	ws := ps.Sys().(syscall.WaitStatus)
+	switch {
+	case ws.Exited() && ws.ExitStatus() == 0:
+		return nil
+	case ws.Exited():
+		return &ExitError{Status: ws.ExitStatus()}
+	case ws.Signaled():
+		return &ExitError{Status: 128 + int(ws.Signal())}
+	}
+	return fmt.Errorf("wait: %v", ps)
+}
+
+func (o Options) stderr() io.Writer {
+	if o.Stderr != nil {
+		return o.Stderr
+	}
+	return io.Discard
+}
+
+const cgroupRoot = "/sys/fs/cgroup"
+
+func cgroupPath(p string) string { return filepath.Join(cgroupRoot, filepath.Clean("/"+p)) }
+
+// joinCgroup opens (creating if needed) a cgroup v2 directory for
+// clone3(CLONE_INTO_CGROUP).
+func joinCgroup(p string) (fd int, created bool, err error) {
+	var fs unix.Statfs_t
+	if err := unix.Statfs(cgroupRoot, &fs); err != nil {
+		return -1, false, err
+	}
+	if fs.Type != unix.CGROUP2_SUPER_MAGIC {
+		return -1, false, fmt.Errorf("%s is not a cgroup v2 mount (csrun supports cgroup v2 only)", cgroupRoot)
+	}
+	dir := cgroupPath(p)
+	if err := os.Mkdir(dir, 0o755); err == nil {
+		created = true
+	} else if !errors.Is(err, os.ErrExist) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return -1, false, err
+		}
+		created = true
+	}
+	fd, err = unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if created {
+			os.Remove(dir)
+		}
+		return -1, false, err
+	}
+	return fd, created, nil
+}
+
+// initEnv is the init stage's environment (the container's comes from
+// process.env at execve). The init stage allocates little and lives for
+// milliseconds: no garbage collection, one P.
+var initEnv = []string{"GOGC=off", "GOMAXPROCS=1"}
