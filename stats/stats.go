@@ -1,6 +1,10 @@
 // Package stats holds the statistics coldstart reports: order statistics
 // first (start-up timings are skewed and often bimodal, so the median is
-// the headline and the mean is shown only beside its spread).
+// the headline and the mean is shown only beside its spread), seeded
+// bootstrap confidence intervals for a median and for the ratio of two
+// medians (also hierarchically, for samples grouped by boot), and two rank
+// tests, Mann-Whitney U and two-sample Kolmogorov-Smirnov. Verdicts built
+// on them live in harness/compare.
 //
 // Environment: none.
 package stats
@@ -19,7 +23,10 @@ type Summary struct {
 	Min    float64
 	Max    float64
 	P05    float64
+	P25    float64
+	P75    float64
 	P95    float64
+	MAD    float64 // median absolute deviation, unscaled
 }
 
 // Summarize computes a Summary; the zero Summary for no values.
@@ -37,7 +44,10 @@ func Summarize(xs []float64) Summary {
 		Min:    s[0],
 		Max:    s[len(s)-1],
 		P05:    quantileSorted(s, 0.05),
+		P25:    quantileSorted(s, 0.25),
+		P75:    quantileSorted(s, 0.75),
 		P95:    quantileSorted(s, 0.95),
+		MAD:    MAD(s),
 	}
 }
 

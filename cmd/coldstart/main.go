@@ -91,7 +91,13 @@ const usage = `usage:
   coldstart merge OUT_DIR RUN_DIR... join the run directories of shards (--shard i/n) into one
   coldstart kernels list            list the kernels in kernels/
   coldstart kernels fetch NAME...   fetch and verify kernels into the cache
-  coldstart kernels check IMAGE     check that a file is a bootable kernel`
+  coldstart kernels check IMAGE     check that a file is a bootable kernel
+  coldstart compare BASE NEW [--format text|markdown|json|junit|benchstat|html] [--threshold 5%] [--out FILE]
+                                    verdicts per kernel and scenario; exit 1 on a regression
+  coldstart baseline update RUN_DIR store a run's results as the baselines in results/baselines
+  coldstart report RUN_DIR... --html FILE
+                                    one HTML page for a whole matrix, beside the baselines
+  coldstart history DIR             the run where each scenario stepped, over nightly run directories`
 
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 {
@@ -103,6 +109,14 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return runMatrix(ctx, stdout, stderr, args[1:])
 	case "kernels":
 		return runKernels(ctx, stdout, stderr, args[1:])
+	case "compare":
+		return runCompare(ctx, stdout, stderr, args[1:])
+	case "baseline":
+		return runBaseline(ctx, stdout, stderr, args[1:])
+	case "report":
+		return runReport(ctx, stdout, stderr, args[1:])
+	case "history":
+		return runHistory(ctx, stdout, stderr, args[1:])
 	case "merge":
 		return runMerge(stdout, stderr, args[1:])
 	case "help", "-h", "--help":

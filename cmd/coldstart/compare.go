@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"coldstart/harness/compare"
+	"coldstart/internal/atomicfile"
+)
+
+// errRegressed makes compare exit 1 after its report is written.
+var errRegressed = errors.New("regressed")
+
+// compareFlags are shared by compare and report.
+type compareFlags struct {
+	threshold string
+	perScen   string
+	metric    string
+	seed      uint64
+}
+
+func (cf *compareFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&cf.threshold, "threshold", "5%", "practical threshold: changes inside ±threshold count as the same (5% or 0.05)")
+	fs.StringVar(&cf.perScen, "scenario-threshold", "", "per-scenario thresholds, e.g. netns=10%,ipcns=20%")
+	fs.StringVar(&cf.metric, "metric", "wall", "wall (the whole cycle, wall_ns) or op (the system call alone, op_ns)")
+	fs.Uint64Var(&cf.seed, "seed", 1, "bootstrap seed (results are reproducible for a given seed)")
+}
+
+func (cf *compareFlags) options() (compare.Options, error) {
+	o := compare.DefaultOptions()
+	t, err := parsePercent(cf.threshold)
+	if err != nil {
+		return o, usagef("--threshold %q: %v", cf.threshold, err)
+	}
+	o.Threshold = t
+	if cf.perScen != "" {
+		o.Thresholds = map[string]float64{}
+		for _, kv := range strings.Split(cf.perScen, ",") {
+			k, v, ok := strings.Cut(kv, "=")
+			if !ok {
+				return o, usagef("--scenario-threshold %q: want scenario=percent", kv)
+			}
+			t, err := parsePercent(v)
+			if err != nil {
+				return o, usagef("--scenario-threshold %q: %v", kv, err)
+			}
+			o.Thresholds[strings.TrimSpace(k)] = t
+		}
+	}
+	if cf.metric != "wall" && cf.metric != "op" {
+		return o, usagef("--metric %q: want wall or op", cf.metric)
+	}
+	o.Metric = cf.metric
+	o.Seed = cf.seed
+	return o, nil
+}
+
+// parsePercent reads "5%" as 0.05 and "0.05" as 0.05.
+func parsePercent(s string) (float64, error) {
+	s = strings.TrimSpace(s)
+	div := 1.0
+	if strings.HasSuffix(s, "%") {
+		s, div = strings.TrimSuffix(s, "%"), 100
+	}
+	v, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return 0, fmt.Errorf("not a number")
+	}
+	v /= div
+	if v < 0 || v >= 1 {
+		return 0, fmt.Errorf("want a fraction in [0, 1) or a percentage below 100%%")
+	}
+	return v, nil
+}
+
+// parseInterspersed parses flags that may come after positional arguments
+// ("compare BASE NEW --format json"), returning the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		rest := fs.Args()
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// writeOutput writes to --out atomically, or to stdout.
+func writeOutput(stdout io.Writer, out string, fill func(io.Writer) error) error {
+	if out == "" || out == "-" {
+		return fill(stdout)
+	}
+	var buf bytes.Buffer
+	if err := fill(&buf); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		return setupError{fmt.Errorf("--out: %w", err)}
+	}
+	return nil
+}
+
+// inputError names the file that could not be read: exit 2.
+func inputError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return usagef("cannot read %s: %v", pe.Path, pe.Err)
+	}
+	return usageError{err}
+}
+
+func runCompare(_ context.Context, stdout, stderr io.Writer, args []string) error {
+	var cf compareFlags
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: coldstart compare BASE NEW [flags]\n\nBASE and NEW are result files or run directories (a baselines directory as BASE);\nkernels are matched by name. Exit 1 when anything regressed, 2 on bad input.")
+		fs.PrintDefaults()
+	}
+	format := fs.String("format", "text", "output format: "+strings.Join(compare.Formats, ", "))
+	out := fs.String("out", "", "write the report to this file (atomically) instead of stdout")
+	cf.register(fs)
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return usagef("compare takes BASE and NEW, got %d arguments", len(pos))
+	}
+	if !validFormat(*format) {
+		return usagef("--format %q: want one of %s", *format, strings.Join(compare.Formats, ", "))
+	}
+	o, err := cf.options()
+	if err != nil {
+		return err
+	}
+	r, err := compare.Compare(pos[0], pos[1], o)
+	if err != nil {
+		return inputError(err)
+	}
+	if err := writeOutput(stdout, *out, func(w io.Writer) error { return compare.Write(w, *format, r) }); err != nil {
+		return err
+	}
+	if *out != "" && *out != "-" {
+		fmt.Fprintf(stderr, "%s (%s written to %s)\n", r.Summary(), *format, *out)
+	}
+	if r.Regressed() {
+		var which []string
+		for _, row := range r.Rows {
+			if row.Verdict == compare.Regressed {
+				which = append(which, row.Scenario+" on "+row.Kernel)
+			}
+		}
+		return fmt.Errorf("%w: %s", errRegressed, strings.Join(which, ", "))
+	}
+	return nil
+}
+
+func validFormat(f string) bool {
+	for _, x := range compare.Formats {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultBaselines is results/baselines in the source tree, or "" when
+// there is no source tree.
+func defaultBaselines() string {
+	src, err := sourceDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(src, "results", "baselines")
+}
+
+func dirExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.IsDir()
+}

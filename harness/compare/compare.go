@@ -1,0 +1,587 @@
+// Package compare turns two sets of coldstart result files into verdicts,
+// one per kernel and scenario, and writes them for people (text, markdown,
+// HTML) and for machines (JSON, JUnit, Go benchmark format for benchstat).
+//
+// # The verdict rule
+//
+// Each boot is one unit of replication: a scenario's samples are grouped by
+// boot and each boot contributes its median. With B and B' such per-boot
+// medians on the two sides:
+//
+//   - p = min(p of Mann-Whitney U, p of Kolmogorov-Smirnov) on the per-boot
+//     medians, as Chromium's Pinpoint does;
+//   - ratio = median of the new per-boot medians / median of the base ones,
+//     with a 95% percentile-bootstrap interval that resamples whole boots
+//     (the cluster bootstrap);
+//   - regressed when p ≤ α (0.01) and the interval lies wholly above 1+t,
+//     improved when p ≤ α and it lies wholly below 1-t, where t is the
+//     practical threshold (5% unless overridden for the scenario);
+//   - same when the interval lies wholly inside [1-t, 1+t];
+//   - unknown otherwise: more boots are needed. With n and m boots no exact
+//     rank test can give p below 2/C(n+m, n), so with fewer than five boots
+//     a side nothing is ever called regressed; the note says so.
+//
+// The pooled samples (all iterations of all boots) are tested too and shown
+// as a second view, but never decide: boot-to-boot differences of 30-50%
+// make pooled p-values far too small.
+//
+// Boots whose guest clock fell back to ticks (clock_coarse) are left out,
+// with a note. Scenarios that are unsupported or failed on either side are
+// reported as such, never with a verdict.
+//
+// Environment: none.
+package compare
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"coldstart/harness/results"
+	"coldstart/stats"
+)
+
+// Verdict is the outcome for one kernel and scenario.
+type Verdict string
+
+// Verdicts. The first four come from the statistics; the others say why
+// there are none.
+const (
+	Regressed   Verdict = "regressed"
+	Improved    Verdict = "improved"
+	Same        Verdict = "same"
+	Unknown     Verdict = "unknown"
+	Unsupported Verdict = "unsupported" // the kernel cannot run the scenario
+	Failed      Verdict = "failed"      // the scenario failed on one side
+	Missing     Verdict = "missing"     // present on one side only
+)
+
+// Options tune the comparison. Start from DefaultOptions.
+type Options struct {
+	// Threshold is the practical threshold t as a fraction (0.05 = 5%).
+	Threshold float64
+	// Thresholds overrides Threshold per scenario.
+	Thresholds map[string]float64
+	// Alpha is the significance level for p = min(MWU, KS).
+	Alpha float64
+	// Level is the confidence level of the intervals.
+	Level float64
+	// Rounds is the number of bootstrap resamples; Seed makes them
+	// reproducible.
+	Rounds int
+	Seed   uint64
+	// Metric is "wall" (wall_ns, the whole cycle) or "op" (op_ns, the
+	// system call alone).
+	Metric string
+}
+
+// DefaultOptions: 5% threshold, α = 0.01, 95% intervals, wall time.
+func DefaultOptions() Options {
+	return Options{Threshold: 0.05, Alpha: 0.01, Level: 0.95, Rounds: stats.DefaultRounds, Seed: 1, Metric: "wall"}
+}
+
+// ThresholdFor is the practical threshold for a scenario.
+func (o Options) ThresholdFor(scenario string) float64 {
+	if t, ok := o.Thresholds[scenario]; ok {
+		return t
+	}
+	return o.Threshold
+}
+
+// MinBoots is the smallest number of boots a side (both sides equal) with
+// which an exact rank test can reach p ≤ alpha.
+func MinBoots(alpha float64) int {
+	for n := 1; n < 100; n++ {
+		if stats.MinExactP(n, n) <= alpha {
+			return n
+		}
+	}
+	return 100
+}
+
+// View is one way of looking at the difference: per boot or pooled.
+type View struct {
+	Ratio float64        `json:"ratio"` // new median / base median
+	CI    stats.Interval `json:"ci"`
+	P     float64        `json:"p"` // min(PMWU, PKS)
+	PMWU  float64        `json:"p_mwu"`
+	PKS   float64        `json:"p_ks"`
+}
+
+// Side summarises one side of a comparison.
+type Side struct {
+	Kernel  string `json:"kernel"`
+	Version string `json:"version,omitempty"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	// Median is the median of the per-boot medians, in nanoseconds.
+	Median      float64       `json:"median_ns"`
+	BootMedians []float64     `json:"boot_medians_ns,omitempty"`
+	Boots       int           `json:"boots"`
+	Pooled      stats.Summary `json:"pooled"`
+	// Excluded lists boots left out because their clock was coarse.
+	Excluded []int `json:"excluded_boots,omitempty"`
+
+	groups [][]float64
+}
+
+// Row is the comparison of one scenario on one kernel (pair).
+type Row struct {
+	Kernel    string  `json:"kernel"`
+	Scenario  string  `json:"scenario"`
+	Verdict   Verdict `json:"verdict"`
+	Note      string  `json:"note,omitempty"`
+	Threshold float64 `json:"threshold"`
+	Base      *Side   `json:"base,omitempty"`
+	New       *Side   `json:"new,omitempty"`
+	Boot      *View   `json:"per_boot,omitempty"` // the view that decides
+	Pooled    *View   `json:"pooled,omitempty"`   // second view
+}
+
+// Report is a whole comparison.
+type Report struct {
+	Base   string   `json:"base"`
+	New    string   `json:"new"`
+	Metric string   `json:"metric"`
+	Alpha  float64  `json:"alpha"`
+	Level  float64  `json:"level"`
+	Rows   []Row    `json:"rows"`
+	Notes  []string `json:"notes,omitempty"`
+	// NewFiles and BaseFiles are the inputs, for the charts.
+	NewFiles  []*results.File `json:"-"`
+	BaseFiles []*results.File `json:"-"`
+}
+
+// Regressed reports whether any row regressed.
+func (r *Report) Regressed() bool {
+	for _, row := range r.Rows {
+		if row.Verdict == Regressed {
+			return true
+		}
+	}
+	return false
+}
+
+// Count returns how many rows have each verdict.
+func (r *Report) Count() map[Verdict]int {
+	c := map[Verdict]int{}
+	for _, row := range r.Rows {
+		c[row.Verdict]++
+	}
+	return c
+}
+
+// Decide applies the verdict rule to samples grouped by boot and returns
+// the verdict, the per-boot view it rests on, and a note when unknown.
+func Decide(base, next [][]float64, threshold float64, o Options) (Verdict, View, string) {
+	bm, nm := groupMedians(base), groupMedians(next)
+	var boot View
+	if len(bm) == 0 || len(nm) == 0 {
+		return Unknown, View{Ratio: math.NaN(), CI: stats.Interval{Lo: math.NaN(), Hi: math.NaN()}, P: 1, PMWU: 1, PKS: 1}, "no usable boots"
+	}
+	boot.PMWU = pOf(stats.MannWhitneyU(bm, nm))
+	boot.PKS = pOf(stats.KolmogorovSmirnov(bm, nm))
+	boot.P = math.Min(boot.PMWU, boot.PKS)
+	boot.Ratio = stats.Median(nm) / stats.Median(bm)
+	// The cluster bootstrap: resample whole boots, each represented by its
+	// median. Resampling the samples within boots as well (GroupRatioCI)
+	// counts the within-boot spread twice, since it is already in each
+	// boot's median, and widens the interval for nothing.
+	boot.CI = stats.RatioCI(bm, nm, o.Level, o.Rounds, o.Seed)
+
+	hi, lo := 1+threshold, 1-threshold
+	ci := boot.CI
+	switch {
+	case boot.P <= o.Alpha && ci.Lo > hi:
+		return Regressed, boot, ""
+	case boot.P <= o.Alpha && ci.Hi < lo:
+		return Improved, boot, ""
+	case ci.Lo >= lo && ci.Hi <= hi:
+		return Same, boot, ""
+	case stats.MinExactP(len(bm), len(nm)) > o.Alpha:
+		return Unknown, boot, fmt.Sprintf("%d vs %d boots cannot reach p ≤ %g; need ≥%d a side", len(bm), len(nm), o.Alpha, MinBoots(o.Alpha))
+	case boot.P <= o.Alpha:
+		return Unknown, boot, fmt.Sprintf("significant, but the interval crosses ±%s; more boots", pct(threshold))
+	default:
+		return Unknown, boot, "not significant, not ruled out; more boots"
+	}
+}
+
+// Pooled is the second view: all samples of all boots, as if independent.
+func Pooled(base, next [][]float64, o Options) View {
+	pb, pn := flatten(base), flatten(next)
+	var v View
+	v.PMWU = pOf(stats.MannWhitneyU(pb, pn))
+	v.PKS = pOf(stats.KolmogorovSmirnov(pb, pn))
+	v.P = math.Min(v.PMWU, v.PKS)
+	v.Ratio = stats.Median(pn) / stats.Median(pb)
+	v.CI = stats.RatioCI(pb, pn, o.Level, o.Rounds, o.Seed)
+	return v
+}
+
+func pOf(_, p float64) float64 { return p }
+
+func groupMedians(groups [][]float64) []float64 {
+	var m []float64
+	for _, g := range groups {
+		if len(g) > 0 {
+			m = append(m, stats.Median(g))
+		}
+	}
+	return m
+}
+
+func flatten(groups [][]float64) []float64 {
+	var v []float64
+	for _, g := range groups {
+		v = append(v, g...)
+	}
+	return v
+}
+
+// Groups returns a scenario's samples grouped by boot, in boot order,
+// leaving out boots with a coarse clock; excluded lists those that had
+// samples.
+func Groups(f *results.File, scenario, metric string) (groups [][]float64, boots []int, excluded []int) {
+	sc := f.Scenarios[scenario]
+	if sc == nil {
+		return nil, nil, nil
+	}
+	coarse := map[int]bool{}
+	for _, b := range f.Boots {
+		if b.ClockCoarse {
+			coarse[b.Index] = true
+		}
+	}
+	byBoot := map[int][]float64{}
+	for _, s := range sc.Samples {
+		v := float64(s.WallNS)
+		if metric == "op" {
+			v = float64(s.OpNS)
+		}
+		byBoot[s.Boot] = append(byBoot[s.Boot], v)
+	}
+	for b := range byBoot {
+		boots = append(boots, b)
+	}
+	sort.Ints(boots)
+	var kept []int
+	for _, b := range boots {
+		if coarse[b] {
+			excluded = append(excluded, b)
+			continue
+		}
+		kept = append(kept, b)
+		groups = append(groups, byBoot[b])
+	}
+	return groups, kept, excluded
+}
+
+func side(f *results.File, scenario, metric string) *Side {
+	s := &Side{Kernel: f.Kernel.Name, Version: f.Kernel.Version}
+	sc := f.Scenarios[scenario]
+	if sc == nil {
+		s.Status = string(Missing)
+		return s
+	}
+	s.Status, s.Reason = sc.Status, sc.Reason
+	if sc.Status == results.StatusUnsupported && sc.Option != "" && !strings.Contains(s.Reason, sc.Option) {
+		s.Reason = strings.TrimSpace(s.Reason + " (needs " + sc.Option + ")")
+	}
+	s.groups, _, s.Excluded = Groups(f, scenario, metric)
+	s.BootMedians = groupMedians(s.groups)
+	s.Boots = len(s.BootMedians)
+	s.Median = stats.Median(s.BootMedians)
+	s.Pooled = stats.Summarize(flatten(s.groups))
+	return s
+}
+
+// CompareFiles compares every scenario found in either file.
+func CompareFiles(base, next *results.File, o Options) []Row {
+	label := next.Kernel.Name
+	if base.Kernel.Name != next.Kernel.Name {
+		label = base.Kernel.Name + " → " + next.Kernel.Name
+	}
+	names := map[string]bool{}
+	for n := range base.Scenarios {
+		names[n] = true
+	}
+	for n := range next.Scenarios {
+		names[n] = true
+	}
+	var rows []Row
+	for _, n := range scenarioOrder(names, next, base) {
+		rows = append(rows, compareScenario(label, n, base, next, o))
+	}
+	return rows
+}
+
+// scenarioOrder follows the run's plan, then the rest by name.
+func scenarioOrder(names map[string]bool, files ...*results.File) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range files {
+		for _, n := range f.Plan.Scenarios {
+			if names[n] && !seen[n] {
+				out = append(out, n)
+				seen[n] = true
+			}
+		}
+	}
+	var rest []string
+	for n := range names {
+		if !seen[n] {
+			rest = append(rest, n)
+		}
+	}
+	sort.Strings(rest)
+	return append(out, rest...)
+}
+
+func compareScenario(label, scenario string, base, next *results.File, o Options) Row {
+	t := o.ThresholdFor(scenario)
+	row := Row{Kernel: label, Scenario: scenario, Threshold: t}
+	row.Base, row.New = side(base, scenario, o.Metric), side(next, scenario, o.Metric)
+	var notes []string
+	if t != o.Threshold {
+		notes = append(notes, "threshold ±"+pct(t))
+	}
+	for _, s := range []*Side{row.Base, row.New} {
+		if len(s.Excluded) > 0 {
+			notes = append(notes, fmt.Sprintf("left out %s boot %s (coarse clock)", s.Kernel, ints(s.Excluded)))
+		}
+	}
+	switch {
+	case row.Base.Status == string(Missing) || row.New.Status == string(Missing):
+		row.Verdict = Missing
+		which := "base"
+		if row.New.Status == string(Missing) {
+			which = "new"
+		}
+		notes = append(notes, "not run in "+which)
+	case row.Base.Status == results.StatusUnsupported || row.New.Status == results.StatusUnsupported:
+		row.Verdict = Unsupported
+		notes = append(notes, firstNonEmpty(row.New.Reason, row.Base.Reason))
+	case row.Base.Status == results.StatusFailed || row.New.Status == results.StatusFailed:
+		row.Verdict = Failed
+		which, reason := "new", row.New.Reason
+		if row.Base.Status == results.StatusFailed {
+			which, reason = "base", row.Base.Reason
+		}
+		notes = append(notes, "failed in "+which+": "+reason)
+	default:
+		v, boot, note := Decide(row.Base.groups, row.New.groups, t, o)
+		pooled := Pooled(row.Base.groups, row.New.groups, o)
+		row.Verdict, row.Boot, row.Pooled = v, &boot, &pooled
+		if note != "" {
+			notes = append(notes, note)
+		}
+	}
+	row.Note = strings.Join(nonEmptyStrings(notes), "; ")
+	return row
+}
+
+func nonEmptyStrings(s []string) []string {
+	return slices.DeleteFunc(s, func(x string) bool { return strings.TrimSpace(x) == "" })
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+func ints(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = strconv.Itoa(x)
+	}
+	return strings.Join(s, ",")
+}
+
+// ErrNoResults is returned for a path that holds no result files.
+var ErrNoResults = errors.New("no coldstart result files")
+
+// Load reads a result file, or every result file (*.json) in a run or
+// baselines directory, sorted by kernel version.
+func Load(path string) ([]*results.File, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	var paths []string
+	if st.IsDir() {
+		paths, err = filepath.Glob(filepath.Join(path, "*.json"))
+		if err != nil {
+			return nil, err
+		}
+		if len(paths) == 0 {
+			return nil, fmt.Errorf("%s: %w (*.json)", path, ErrNoResults)
+		}
+	} else {
+		paths = []string{path}
+	}
+	var files []*results.File
+	seen := map[string]string{}
+	for _, p := range paths {
+		f, err := results.Read(p)
+		if err != nil {
+			return nil, err
+		}
+		if f.Kernel.Name == "" {
+			return nil, fmt.Errorf("%s: result file names no kernel", p)
+		}
+		if prev, ok := seen[f.Kernel.Name]; ok {
+			return nil, fmt.Errorf("%s and %s both hold kernel %s", prev, p, f.Kernel.Name)
+		}
+		seen[f.Kernel.Name] = p
+		files = append(files, f)
+	}
+	SortByVersion(files)
+	return files, nil
+}
+
+// SortByVersion orders files by kernel version (numerically, 5.10 before
+// 6.1 before 6.12), then by name.
+func SortByVersion(files []*results.File) {
+	slices.SortStableFunc(files, func(a, b *results.File) int {
+		if c := CompareVersions(versionOf(a), versionOf(b)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Kernel.Name, b.Kernel.Name)
+	})
+}
+
+func versionOf(f *results.File) string {
+	return firstNonEmpty(f.Kernel.Version, f.Kernel.Release, f.Kernel.Name)
+}
+
+// CompareVersions compares dotted versions numerically, field by field;
+// non-numeric runs compare as strings ("7.3-rc7" < "7.3").
+func CompareVersions(a, b string) int {
+	fa, fb := versionFields(a), versionFields(b)
+	for i := 0; i < len(fa) && i < len(fb); i++ {
+		x, y := fa[i], fb[i]
+		nx, ex := strconv.Atoi(x)
+		ny, ey := strconv.Atoi(y)
+		switch {
+		case ex == nil && ey == nil:
+			if c := cmp.Compare(nx, ny); c != 0 {
+				return c
+			}
+		case ex == nil: // number after text: "7.3" > "7.3-rc7"
+			return 1
+		case ey == nil:
+			return -1
+		default:
+			if c := cmp.Compare(x, y); c != 0 {
+				return c
+			}
+		}
+	}
+	return cmp.Compare(len(fb), len(fa)) // shorter (a release) after its -rc
+}
+
+func versionFields(v string) []string {
+	var out []string
+	cur := ""
+	digit := false
+	flush := func() {
+		if cur != "" {
+			out = append(out, cur)
+		}
+		cur = ""
+	}
+	for _, r := range v {
+		isD := r >= '0' && r <= '9'
+		switch {
+		case r == '.' || r == '-' || r == '_' || r == '+':
+			flush()
+		case cur != "" && isD != digit:
+			flush()
+			cur = string(r)
+		default:
+			cur += string(r)
+		}
+		digit = isD
+	}
+	flush()
+	return out
+}
+
+// Compare loads BASE and NEW (result files or directories of them) and
+// compares them. Kernels are matched by name; when both are single files
+// they are compared whatever their names (two kernels side by side).
+func Compare(basePath, newPath string, o Options) (*Report, error) {
+	if o.Metric != "wall" && o.Metric != "op" {
+		return nil, fmt.Errorf("metric %q: want wall or op", o.Metric)
+	}
+	base, err := Load(basePath)
+	if err != nil {
+		return nil, err
+	}
+	next, err := Load(newPath)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Base: basePath, New: newPath, Metric: o.Metric, Alpha: o.Alpha, Level: o.Level, BaseFiles: base, NewFiles: next}
+	baseSt, _ := os.Stat(basePath)
+	newSt, _ := os.Stat(newPath)
+	if !baseSt.IsDir() && !newSt.IsDir() {
+		r.Rows = CompareFiles(base[0], next[0], o)
+		r.Notes = fileNotes(base[0], next[0])
+		return r, nil
+	}
+	byName := map[string]*results.File{}
+	for _, f := range base {
+		byName[f.Kernel.Name] = f
+	}
+	matched := 0
+	for _, f := range next {
+		b, ok := byName[f.Kernel.Name]
+		if !ok {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: no baseline in %s", f.Kernel.Name, basePath))
+			continue
+		}
+		matched++
+		delete(byName, f.Kernel.Name)
+		r.Rows = append(r.Rows, CompareFiles(b, f, o)...)
+		r.Notes = append(r.Notes, fileNotes(b, f)...)
+	}
+	for _, f := range base {
+		if _, ok := byName[f.Kernel.Name]; ok {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: in %s but not in %s", f.Kernel.Name, basePath, newPath))
+		}
+	}
+	if matched == 0 {
+		return nil, fmt.Errorf("no kernel of %s has a counterpart in %s", newPath, basePath)
+	}
+	return r, nil
+}
+
+func fileNotes(base, next *results.File) []string {
+	var n []string
+	for _, f := range []*results.File{base, next} {
+		if !f.Complete {
+			n = append(n, fmt.Sprintf("%s (%s): run incomplete", f.Kernel.Name, f.Started.Format("2006-01-02 15:04")))
+		}
+	}
+	if base.Accel != next.Accel && base.Accel != "" && next.Accel != "" {
+		n = append(n, fmt.Sprintf("accelerators differ: base %s, new %s; timings are not comparable", base.Accel, next.Accel))
+	}
+	return n
+}
+
+func pct(f float64) string {
+	return strconv.FormatFloat(f*100, 'f', -1, 64) + "%"
+}

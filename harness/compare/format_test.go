@@ -1,0 +1,203 @@
+package compare
+
+import (
+	"bytes"
+	"encoding/xml"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// golden compares got with testdata/name; on a mismatch it writes
+// testdata/name.got and shows a (-want +got) diff. COLDSTART_UPDATE_GOLDEN=1
+// rewrites the golden file.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if os.Getenv("COLDSTART_UPDATE_GOLDEN") == "1" {
+		require.NoError(t, os.WriteFile(path, got, 0o644))
+		return
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "golden file missing: run with COLDSTART_UPDATE_GOLDEN=1")
+	if bytes.Equal(want, got) {
+		os.Remove(path + ".got")
+		return
+	}
+	require.NoError(t, os.WriteFile(path+".got", got, 0o644))
+	t.Errorf("%s differs from the golden file (wrote %s.got):\n%s", name, path, lineDiff(string(want), string(got)))
+}
+
+// lineDiff is a small (-want +got) diff: lines only in one side, in order.
+func lineDiff(want, got string) string {
+	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
+	// Longest common subsequence table.
+	lcs := make([][]int, len(w)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(g)+1)
+	}
+	for i := len(w) - 1; i >= 0; i-- {
+		for j := len(g) - 1; j >= 0; j-- {
+			if w[i] == g[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else {
+				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
+			}
+		}
+	}
+	var b strings.Builder
+	b.WriteString("(-want +got)\n")
+	i, j := 0, 0
+	for i < len(w) || j < len(g) {
+		switch {
+		case i < len(w) && j < len(g) && w[i] == g[j]:
+			i++
+			j++
+		case j < len(g) && (i == len(w) || lcs[i][j+1] >= lcs[i+1][j]):
+			b.WriteString("+" + g[j] + "\n")
+			j++
+		default:
+			b.WriteString("-" + w[i] + "\n")
+			i++
+		}
+	}
+	return b.String()
+}
+
+func fixtureReport(t *testing.T) *Report {
+	t.Helper()
+	base, next := fixtureRuns(t)
+	o := DefaultOptions()
+	o.Thresholds = map[string]float64{"ipcns": 0.10}
+	r, err := Compare(base, next, o)
+	require.NoError(t, err)
+	// Temporary paths would make the golden files differ run to run.
+	r.Base, r.New = "base", "new"
+	return r
+}
+
+func TestFixtureVerdicts(t *testing.T) {
+	r := fixtureReport(t)
+	got := map[string]Verdict{}
+	for _, row := range r.Rows {
+		got[row.Kernel+"/"+row.Scenario] = row.Verdict
+	}
+	assert.Equal(t, map[string]Verdict{
+		"debian-6.1-cloud/netns": Regressed, "debian-6.1-cloud/ipcns": Same,
+		"debian-6.1-cloud/utsns": Unknown, "debian-6.1-cloud/mqueue": Improved,
+		"debian-6.1-cloud/clone-all": Failed, "debian-6.1-cloud/userns": Unsupported,
+		"debian-6.12-cloud/netns": Unknown, "debian-6.12-cloud/ipcns": Same,
+	}, got)
+	assert.True(t, r.Regressed())
+	for _, row := range r.Rows {
+		if row.Kernel == "debian-6.12-cloud" {
+			assert.Equal(t, []int{2}, row.New.Excluded)
+			assert.Equal(t, 6, row.New.Boots)
+			assert.Contains(t, row.Note, "coarse clock")
+		}
+	}
+}
+
+func TestGoldenFormats(t *testing.T) {
+	r := fixtureReport(t)
+	for _, f := range []struct{ format, file string }{
+		{"text", "compare.txt"}, {"markdown", "compare.md"}, {"json", "compare.json"},
+		{"junit", "compare.junit.xml"}, {"benchstat", "compare.bench.txt"}, {"html", "compare.html"},
+	} {
+		t.Run(f.format, func(t *testing.T) {
+			var b bytes.Buffer
+			require.NoError(t, Write(&b, f.format, r))
+			golden(t, f.file, b.Bytes())
+		})
+	}
+	var b bytes.Buffer
+	assert.Error(t, Write(&b, "yaml", r))
+}
+
+// The JUnit output must satisfy testdata/junit.xsd (the common Jenkins /
+// Ant JUnit schema, reduced to what coldstart writes). xmllint does the
+// check where libxml2-utils is installed; a structural check runs always.
+func TestJUnitSchema(t *testing.T) {
+	r := fixtureReport(t)
+	var b bytes.Buffer
+	require.NoError(t, WriteJUnit(&b, r))
+
+	var doc junitSuites
+	require.NoError(t, xml.Unmarshal(b.Bytes(), &doc))
+	assert.Equal(t, 8, doc.Tests)
+	assert.Equal(t, 1, doc.Failures)
+	assert.Equal(t, 1, doc.Errors)
+	assert.Equal(t, 1, doc.Skipped)
+	require.Len(t, doc.Suites, 2)
+	for _, s := range doc.Suites {
+		assert.Equal(t, len(s.Cases), s.Tests)
+		for _, c := range s.Cases {
+			assert.NotEmpty(t, c.Name)
+			assert.NotEmpty(t, c.Classname)
+		}
+	}
+
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("xmllint not found in CI (install libxml2-utils): %v", err)
+		}
+		t.Skipf("xmllint not found (apt-get install libxml2-utils); structural check passed: %v", err)
+	}
+	f := filepath.Join(t.TempDir(), "junit.xml")
+	require.NoError(t, os.WriteFile(f, b.Bytes(), 0o644))
+	out, err := exec.Command(xmllint, "--noout", "--schema", filepath.Join("testdata", "junit.xsd"), f).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), "validates")
+}
+
+func TestDuration(t *testing.T) {
+	for ns, want := range map[float64]string{812: "812ns", 95300: "95.3µs", 11_570_000: "11.57ms", 1_204_000_000: "1.204s"} {
+		assert.Equal(t, want, Duration(ns))
+	}
+}
+
+func TestCompareVersions(t *testing.T) {
+	in := []string{"7.3-rc7", "6.12.117", "5.10.223", "6.1.192", "7.2.13", "6.12.95", "7.3"}
+	want := []string{"5.10.223", "6.1.192", "6.12.95", "6.12.117", "7.2.13", "7.3-rc7", "7.3"}
+	got := append([]string(nil), in...)
+	for i := range got {
+		for j := i + 1; j < len(got); j++ {
+			if CompareVersions(got[j], got[i]) < 0 {
+				got[i], got[j] = got[j], got[i]
+			}
+		}
+	}
+	assert.Equal(t, want, got)
+}
+
+func TestCompareBadInput(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	require.NoError(t, os.WriteFile(bad, []byte("{nope"), 0o644))
+	base, _ := fixtureRuns(t)
+	_, err := Compare(base, bad, DefaultOptions())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), bad)
+	_, err = Compare(base, filepath.Join(dir, "missing"), DefaultOptions())
+	assert.ErrorContains(t, err, "missing")
+	empty := t.TempDir()
+	_, err = Compare(base, empty, DefaultOptions())
+	assert.ErrorIs(t, err, ErrNoResults)
+}
+
+// Two single files are compared whatever their kernels: two kernels side
+// by side.
+func TestCompareTwoKernelFiles(t *testing.T) {
+	base, next := fixtureRuns(t)
+	r, err := Compare(filepath.Join(base, "debian-6.1-cloud.json"), filepath.Join(next, "debian-6.12-cloud.json"), DefaultOptions())
+	require.NoError(t, err)
+	require.NotEmpty(t, r.Rows)
+	assert.Equal(t, "debian-6.1-cloud → debian-6.12-cloud", r.Rows[0].Kernel)
+	assert.Equal(t, "BenchmarkColdstart/kernel=debian-6.1-cloud-vs-debian-6.12-cloud/scenario=netns", BenchName(r.Rows[0].Kernel, "netns"))
+}
