@@ -151,7 +151,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	start := time.Now()
 	containers := false
 	for _, n := range scenarios {
-		containers = containers || container.IsContainer(n)
+		containers = containers || container.IsContainer(n) || container.IsSeccomp(n)
 	}
 	ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Containers: containers})
 	if err != nil {
@@ -200,7 +200,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 
 func parseScenarios(list string) ([]string, error) {
 	if list == "" {
-		return append(scenario.Names(), container.Names()...), nil
+		return append(append(scenario.Names(), container.SeccompNames...), container.Names()...), nil
 	}
 	var names []string
 	seen := map[string]bool{}
@@ -209,12 +209,14 @@ func parseScenarios(list string) ([]string, error) {
 		if n == "" || seen[n] {
 			continue
 		}
-		if container.IsContainer(n) {
+		if container.IsSeccomp(n) {
+			// known
+		} else if container.IsContainer(n) {
 			if _, err := container.Lookup(n); err != nil {
 				return nil, usageError{err}
 			}
 		} else if _, err := scenario.Lookup(n); err != nil {
-			return nil, usageError{fmt.Errorf("%w (container scenarios: %s)", err, strings.Join(container.Names(), ", "))}
+			return nil, usageError{fmt.Errorf("%w (and: %s, %s)", err, strings.Join(container.SeccompNames, ", "), strings.Join(container.Names(), ", "))}
 		}
 		seen[n] = true
 		names = append(names, n)

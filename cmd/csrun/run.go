@@ -27,6 +27,9 @@ func run(ctx context.Context, start int64, stdin io.Reader, stdout, stderr io.Wr
 	if g.NArg() == 0 {
 		return errUsage
 	}
+	if g.Arg(0) == "bench-seccomp" {
+		return benchSeccomp(stdout, g.Args()[1:])
+	}
 	if start == 0 {
 		start = container.Now()
 	}

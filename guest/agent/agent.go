@@ -119,27 +119,19 @@ type job struct {
 }
 
 func lookup(name string) (*job, error) {
+	if container.IsSeccomp(name) {
+		c, err := container.LookupSeccomp(name)
+		if err != nil {
+			return nil, err
+		}
+		return containerJob(name, c.Check, func(ctx context.Context, _ int) (container.Sample, error) { return c.Run(ctx) }), nil
+	}
 	if container.IsContainer(name) {
 		c, err := container.Lookup(name)
 		if err != nil {
 			return nil, err
 		}
-		return &job{
-			name: name,
-			check: func() (*event.Unsupported, error) {
-				if err := c.Check(); err != nil {
-					if errors.Is(err, container.ErrNotSupported) {
-						return &event.Unsupported{Scenario: name, Reason: err.Error()}, nil
-					}
-					return nil, err
-				}
-				return nil, nil
-			},
-			run: func(ctx context.Context, iter int) (event.Sample, error) {
-				s, err := c.Run(ctx, iter)
-				return event.Sample{Iter: iter, WallNS: s.WallNS, OpNS: s.OpNS, UserNS: s.UserNS, SysNS: s.SysNS, Phases: s.Phases}, err
-			},
-		}, nil
+		return containerJob(name, c.Check, c.Run), nil
 	}
 	s, err := scenario.Lookup(name)
 	if err != nil {
@@ -164,6 +156,26 @@ func lookup(name string) (*job, error) {
 			return event.Sample{Iter: iter, WallNS: x.WallNS, OpNS: x.OpNS, UserNS: x.UserNS, SysNS: x.SysNS}, err
 		},
 	}, nil
+}
+
+// containerJob adapts a scenario that runs a program in the guest.
+func containerJob(name string, check func() error, run func(context.Context, int) (container.Sample, error)) *job {
+	return &job{
+		name: name,
+		check: func() (*event.Unsupported, error) {
+			if err := check(); err != nil {
+				if errors.Is(err, container.ErrNotSupported) {
+					return &event.Unsupported{Scenario: name, Reason: err.Error()}, nil
+				}
+				return nil, err
+			}
+			return nil, nil
+		},
+		run: func(ctx context.Context, iter int) (event.Sample, error) {
+			s, err := run(ctx, iter)
+			return event.Sample{Iter: iter, WallNS: s.WallNS, OpNS: s.OpNS, UserNS: s.UserNS, SysNS: s.SysNS, Phases: s.Phases}, err
+		},
+	}
 }
 
 // runScenario runs one scenario. Errors from the scenario itself are sent as

@@ -173,8 +173,8 @@ func (s Scenario) Run(ctx context.Context, iter int) (Sample, error) {
 	}
 	smp := Sample{WallNS: wall.Nanoseconds(), OpNS: wall.Nanoseconds()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		smp.UserNS = time.Duration(ru.Utime.Nano()).Nanoseconds()
-		smp.SysNS = time.Duration(ru.Stime.Nano()).Nanoseconds()
+		smp.UserNS = ru.Utime.Nano()
+		smp.SysNS = ru.Stime.Nano()
 	}
 	if phaseFile != "" {
 		if b, err := os.ReadFile(phaseFile); err == nil {
@@ -198,6 +198,17 @@ func parsePhases(b []byte) map[string]int64 {
 		return nil
 	}
 	out := map[string]int64{}
+	// csrun's phases: [{"name": "mounts", "start_ns": .., "dur_ns": ..}, ...]
+	if ps, ok := raw["phases"].([]any); ok {
+		for _, p := range ps {
+			m, _ := p.(map[string]any)
+			name, _ := m["name"].(string)
+			dur, ok := m["dur_ns"].(float64)
+			if name != "" && ok {
+				out[name+"_ns"] += int64(dur)
+			}
+		}
+	}
 	var walk func(prefix string, m map[string]any)
 	walk = func(prefix string, m map[string]any) {
 		for k, v := range m {

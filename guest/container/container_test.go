@@ -33,7 +33,18 @@ func TestNamesAndLookup(t *testing.T) {
 }
 
 func TestParsePhases(t *testing.T) {
-	got := parsePhases([]byte(`{"parse_ns": 1200, "seccomp": {"compile_ns": 0, "cache_hit": true}, "note": "x"}`))
-	assert.Equal(t, map[string]int64{"parse_ns": 1200, "seccomp.compile_ns": 0, "seccomp.cache_hit": 1}, got)
+	got := parsePhases([]byte(`{"total_ns": 1200, "seccomp_cache_hit": true, "seccomp": "cache-hit", "x": {"y": 2},
+		"phases": [{"name": "parse", "start_ns": 0, "dur_ns": 300}, {"name": "mounts", "start_ns": 300, "dur_ns": 500}]}`))
+	assert.Equal(t, map[string]int64{"total_ns": 1200, "seccomp_cache_hit": 1, "x.y": 2, "parse_ns": 300, "mounts_ns": 500}, got)
 	assert.Nil(t, parsePhases([]byte("not json")))
+}
+
+func TestLookupSeccomp(t *testing.T) {
+	for _, n := range SeccompNames {
+		s, err := LookupSeccomp(n)
+		require.NoError(t, err)
+		assert.Equal(t, n, "seccomp-"+s.Step)
+	}
+	_, err := LookupSeccomp("seccomp-frob")
+	assert.ErrorContains(t, err, "seccomp-resolve")
 }

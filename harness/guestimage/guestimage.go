@@ -70,6 +70,8 @@ func Build(ctx context.Context, o Options) (*Image, error) {
 		if err != nil {
 			im.Notes = append(im.Notes, fmt.Sprintf("seccomp bundles left out: %v", err))
 			profile = nil
+		} else {
+			files = append(files, initramfs.File{Src: filepath.Join(o.Source, ProfilePath), Dst: ProfilePath})
 		}
 		dirs, err := bundle.Write(filepath.Join(o.Cache, "bundles"), profile)
 		if err != nil {
