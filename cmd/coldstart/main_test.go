@@ -13,8 +13,10 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"coldstart/guest/container"
 	"coldstart/guest/scenario"
 	"coldstart/harness/results"
+	"coldstart/stats"
 )
 
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
@@ -226,4 +228,46 @@ func TestBinaryExitCodes(t *testing.T) {
 		err := cmd.Run()
 		assert.Equal(t, tt.want, cmd.ProcessState.ExitCode(), "coldstart %v: %v", tt.args, err)
 	}
+}
+
+// TestContainerScenarios boots the default kernel with every container and
+// seccomp scenario: each returns samples, csrun with the default profile
+// and no cache starts slower than without seccomp, and the cached run
+// skipped compilation (its phase timings say so).
+func TestContainerScenarios(t *testing.T) {
+	requireVM(t)
+	out := t.TempDir()
+	names := append(append([]string(nil), container.SeccompNames...), container.Names()...)
+	const iterations = 5
+	stdout, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--boots", "1",
+		"--scenarios", strings.Join(names, ","), "--iterations", "5", "--warmups", "1", "--out", out)
+	t.Logf("stdout:\n%s", stdout)
+	require.Equal(t, exitOK, code, stderr)
+	f, err := results.Read(filepath.Join(out, "debian-6.1-cloud.json"))
+	require.NoError(t, err)
+	for _, n := range names {
+		s := f.Scenarios[n]
+		require.NotNil(t, s, n)
+		require.Equal(t, results.StatusOK, s.Status, "%s: %s", n, s.Reason)
+		require.Len(t, s.Samples, iterations, n)
+		for _, x := range s.Samples {
+			assert.Positive(t, x.OpNS, n)
+			assert.LessOrEqual(t, x.OpNS, x.WallNS, n)
+		}
+	}
+	none, def := f.Scenarios["oci-run/csrun/none"], f.Scenarios["oci-run/csrun/default"]
+	assert.Greater(t, stats.Median(def.Walls()), stats.Median(none.Walls()), "compiling the default profile must cost something")
+	for _, x := range def.Samples {
+		assert.Equal(t, int64(0), x.Phases["seccomp_cache_hit"], "--no-seccomp-cache must compile")
+		assert.Positive(t, x.Phases["seccomp_compile_ns"])
+	}
+	for _, x := range f.Scenarios["oci-run/csrun/cached"].Samples {
+		assert.Equal(t, int64(1), x.Phases["seccomp_cache_hit"], "the cached run must hit (warm-up filled the cache)")
+		assert.Zero(t, x.Phases["seccomp_compile_ns"], "a cache hit compiles nothing")
+		assert.Positive(t, x.Phases["seccomp_cache_ns"])
+	}
+	for _, x := range none.Samples {
+		assert.Zero(t, x.Phases["seccomp_compile_ns"]+x.Phases["seccomp_cache_ns"])
+	}
+	assert.Contains(t, stdout, "csrun cached/default")
 }
