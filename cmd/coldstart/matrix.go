@@ -29,6 +29,7 @@ type matrixFlags struct {
 	scenarios  string
 	boots      int
 	iterations int
+	slowIters  int
 	warmups    int
 	out        string
 	accel      string
@@ -53,6 +54,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs.StringVar(&mf.scenarios, "scenarios", "", "comma-separated scenarios (default: all kernel primitives)")
 	fs.IntVar(&mf.boots, "boots", 3, "boots per kernel (each boot is one unit of replication)")
 	fs.IntVar(&mf.iterations, "iterations", 20, "timed iterations per scenario per boot")
+	fs.IntVar(&mf.slowIters, "slow-iterations", 5, "timed iterations of the scenarios that run whole programs (oci-run/*, seccomp-*); 0: same as --iterations")
 	fs.IntVar(&mf.warmups, "warmups", 3, "untimed iterations before the timed ones")
 	fs.StringVar(&mf.out, "out", "", "run directory (default: results/runs/<UTC stamp> in the source tree)")
 	fs.StringVar(&mf.accel, "accel", "auto", "auto (KVM if a probe boot works, else TCG), kvm or tcg")
@@ -74,8 +76,8 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if fs.NArg() > 0 {
 		return usagef("matrix takes no arguments, got %q", fs.Args())
 	}
-	if mf.boots < 1 || mf.iterations < 1 || mf.warmups < 0 {
-		return usagef("--boots and --iterations must be at least 1, --warmups at least 0")
+	if mf.boots < 1 || mf.iterations < 1 || mf.warmups < 0 || mf.slowIters < 0 {
+		return usagef("--boots and --iterations must be at least 1, --warmups and --slow-iterations at least 0")
 	}
 	if mf.cpus < 1 {
 		return usagef("--cpus must be at least 1")
@@ -183,7 +185,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	dl.Hello, dl.Scenario = mf.helloTO, mf.scenarioTO
 	files, runErr := matrix.Run(ctx, matrix.Options{
 		Targets: targets, Initrd: ir.Path, Scenarios: scenarios,
-		Boots: mf.boots, Iterations: mf.iterations, Warmups: mf.warmups,
+		Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Warmups: mf.warmups,
 		Accel: accel, CPUs: mf.cpus, MemoryMB: mf.memory, Append: appendWords,
 		Deadlines: dl, OutDir: outDir, Progress: stderr,
 		Jobs: mf.jobs, Shard: shard, Resume: mf.resume != "",
@@ -363,7 +365,7 @@ func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
 	}
 	want := map[string]string{
 		"scenarios": strings.Join(plan.Scenarios, ","), "boots": fmt.Sprint(plan.Boots),
-		"iterations": fmt.Sprint(plan.Iterations), "warmups": fmt.Sprint(plan.Warmups),
+		"iterations": fmt.Sprint(plan.Iterations), "warmups": fmt.Sprint(plan.Warmups), "slow-iterations": fmt.Sprint(plan.SlowIterations),
 		"cpus": fmt.Sprint(plan.CPUs), "memory": fmt.Sprint(plan.MemoryMB), "append": strings.Join(plan.Append, " "),
 	}
 	for name, v := range want {
@@ -371,7 +373,7 @@ func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
 			return usagef("--resume: the run used --%s %q; drop --%s or give the same value", name, v, name)
 		}
 	}
-	mf.scenarios, mf.boots, mf.iterations, mf.warmups = want["scenarios"], plan.Boots, plan.Iterations, plan.Warmups
+	mf.scenarios, mf.boots, mf.iterations, mf.warmups, mf.slowIters = want["scenarios"], plan.Boots, plan.Iterations, plan.Warmups, plan.SlowIterations
 	mf.cpus, mf.memory, mf.appendArgs = plan.CPUs, plan.MemoryMB, want["append"]
 	if mf.kernels == "" && mf.kernelFile == "" {
 		mf.kernels = strings.Join(names, ",")

@@ -202,9 +202,10 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 			return unsupportedOrFailed(enc, o, name, fmt.Errorf("warm-up %d: %w", i, err))
 		}
 	}
+	iterations := o.Plan.IterationsFor(name)
 	batch := make([]event.Sample, 0, o.Plan.Batch)
-	walls := make([]int64, 0, o.Plan.Iterations)
-	for i := 0; i < o.Plan.Iterations; i++ {
+	walls := make([]int64, 0, iterations)
+	for i := 0; i < iterations; i++ {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -220,7 +221,7 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 		smp.Iter = i
 		walls = append(walls, smp.WallNS)
 		batch = append(batch, smp)
-		if len(batch) == cap(batch) || i == o.Plan.Iterations-1 {
+		if len(batch) == cap(batch) || i == iterations-1 {
 			if err := enc.Encode(&event.Event{Type: event.TypeSamples, Scenario: name, Samples: batch}); err != nil {
 				return err
 			}

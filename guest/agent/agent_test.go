@@ -49,6 +49,7 @@ func TestPlanCmdlineRoundTrip(t *testing.T) {
 	for _, p := range []Plan{
 		{Scenarios: []string{"netns", "mqueue"}, Iterations: 20, Warmups: 3, Batch: 10, Port: "/dev/ttyS1"},
 		{Iterations: 1, Warmups: 0, Batch: 4, Port: "/dev/ttyS3", Fault: "crash"},
+		{Iterations: 20, SlowIterations: 5, Warmups: 1, Batch: 10, Port: "/dev/ttyS1"},
 	} {
 		var words string
 		for _, w := range p.Cmdline() {
@@ -147,4 +148,12 @@ func TestDescribeReadsConfigAndClock(t *testing.T) {
 	assert.Equal(t, "console=ttyS0 coldstart.iterations=3", h.Cmdline)
 	assert.Positive(t, h.ClockResNS)
 	assert.Positive(t, h.UptimeNS)
+}
+
+func TestIterationsFor(t *testing.T) {
+	p := Plan{Iterations: 20, SlowIterations: 5}
+	assert.Equal(t, 20, p.IterationsFor("netns"))
+	assert.Equal(t, 5, p.IterationsFor("oci-run/crun/none"))
+	assert.Equal(t, 5, p.IterationsFor("seccomp-load"))
+	assert.Equal(t, 20, Plan{Iterations: 20}.IterationsFor("oci-run/crun/none"))
 }

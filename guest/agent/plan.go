@@ -16,7 +16,11 @@ import (
 type Plan struct {
 	Scenarios  []string
 	Iterations int
-	Warmups    int
+	// SlowIterations, when above 0, replaces Iterations for the scenarios
+	// that run whole programs (oci-run/*, seccomp-*): a container run
+	// costs 100-1000x a namespace clone under TCG.
+	SlowIterations int
+	Warmups        int
 	// Batch is how many samples go in one event.
 	Batch int
 	// Port is the device the events go to.
@@ -54,6 +58,8 @@ func ParsePlan(cmdline string) (Plan, error) {
 			}
 		case "iterations":
 			p.Iterations, err = positive(k, v, 0)
+		case "slow-iterations":
+			p.SlowIterations, err = positive(k, v, 0)
 		case "warmups":
 			p.Warmups, err = positive(k, v, -1)
 		case "batch":
@@ -86,6 +92,9 @@ func (p Plan) Cmdline() []string {
 		w = append(w, Prefix+"scenarios="+strings.Join(p.Scenarios, ","))
 	}
 	w = append(w, Prefix+"iterations="+strconv.Itoa(p.Iterations), Prefix+"warmups="+strconv.Itoa(p.Warmups))
+	if p.SlowIterations > 0 {
+		w = append(w, Prefix+"slow-iterations="+strconv.Itoa(p.SlowIterations))
+	}
 	if p.Batch != d.Batch && p.Batch > 0 {
 		w = append(w, Prefix+"batch="+strconv.Itoa(p.Batch))
 	}
@@ -104,4 +113,12 @@ func positive(k, v string, min int) (int, error) {
 		return 0, fmt.Errorf("%s=%q: want an integer above %d", k, v, min)
 	}
 	return n, nil
+}
+
+// IterationsFor is how many timed iterations scenario name gets.
+func (p Plan) IterationsFor(name string) int {
+	if p.SlowIterations > 0 && (strings.HasPrefix(name, "oci-run/") || strings.HasPrefix(name, "seccomp-")) {
+		return p.SlowIterations
+	}
+	return p.Iterations
 }

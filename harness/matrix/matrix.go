@@ -47,14 +47,17 @@ type Options struct {
 	Scenarios  []string
 	Boots      int
 	Iterations int
-	Warmups    int
-	Accel      string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
-	CPUs       int
-	MemoryMB   int
-	Append     []string // extra kernel command-line words
-	Deadlines  Deadlines
-	OutDir     string // the run directory
-	Progress   io.Writer
+	// SlowIterations, when above 0, is the iteration count of the
+	// scenarios that run whole programs (containers, seccomp steps).
+	SlowIterations int
+	Warmups        int
+	Accel          string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
+	CPUs           int
+	MemoryMB       int
+	Append         []string // extra kernel command-line words
+	Deadlines      Deadlines
+	OutDir         string // the run directory
+	Progress       io.Writer
 	// Jobs is how many VMs run at once (default DefaultJobs).
 	Jobs int
 	// Shard, when set, runs only that slice of the units.
@@ -215,7 +218,7 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 		samples: map[int]map[string][]results.Sample{},
 	}
 	plan := results.Plan{
-		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, Warmups: o.Warmups,
+		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, SlowIterations: o.SlowIterations, Warmups: o.Warmups,
 		CPUs: o.CPUs, MemoryMB: o.MemoryMB, Append: o.Append,
 	}
 	if o.Resume {
@@ -269,7 +272,7 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 // samePlan checks that a resumed run asks for what the first part did.
 func samePlan(a, b results.Plan) error {
 	if strings.Join(a.Scenarios, ",") != strings.Join(b.Scenarios, ",") || a.Boots != b.Boots ||
-		a.Iterations != b.Iterations || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
+		a.Iterations != b.Iterations || a.SlowIterations != b.SlowIterations || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
 		strings.Join(a.Append, " ") != strings.Join(b.Append, " ") {
 		return fmt.Errorf("its plan (%d boots x %d iterations of %s) differs from this one (%d x %d of %s): resume with the same flags",
 			a.Boots, a.Iterations, strings.Join(a.Scenarios, ","), b.Boots, b.Iterations, strings.Join(b.Scenarios, ","))
@@ -290,7 +293,7 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 	t := st.target
 	name := t.Kernel.Name
 	plan := agent.DefaultPlan()
-	plan.Scenarios, plan.Iterations, plan.Warmups = o.Scenarios, o.Iterations, o.Warmups
+	plan.Scenarios, plan.Iterations, plan.SlowIterations, plan.Warmups = o.Scenarios, o.Iterations, o.SlowIterations, o.Warmups
 	progress := func(s string) { fmt.Fprintf(o.Progress, "  %s: %s\n", name, s) }
 	if index == 0 || o.Jobs > 1 {
 		how := "PVH vmlinux"

@@ -28,8 +28,12 @@ func WriteTable(w io.Writer, f *results.File) error {
 	if !f.Complete {
 		state = ", INCOMPLETE"
 	}
-	fmt.Fprintf(w, "%s (%s, %s): %d/%d boots ok x %d iterations, agent up in %s (median)%s\n",
-		f.Kernel.Name, orDash(f.Kernel.Release), f.Accel, okBoots, len(f.Boots), f.Plan.Iterations,
+	iters := fmt.Sprintf("%d iterations", f.Plan.Iterations)
+	if f.Plan.SlowIterations > 0 {
+		iters += fmt.Sprintf(" (%d for containers and seccomp)", f.Plan.SlowIterations)
+	}
+	fmt.Fprintf(w, "%s (%s, %s): %d/%d boots ok x %s, agent up in %s (median)%s\n",
+		f.Kernel.Name, orDash(f.Kernel.Release), f.Accel, okBoots, len(f.Boots), iters,
 		fmtMS(stats.Median(hello)), state)
 	for _, b := range f.Boots {
 		if b.ClockCoarse {

@@ -88,10 +88,12 @@ type Plan struct {
 	Scenarios  []string `json:"scenarios"`
 	Boots      int      `json:"boots"`
 	Iterations int      `json:"iterations"`
-	Warmups    int      `json:"warmups"`
-	CPUs       int      `json:"cpus"`
-	MemoryMB   int      `json:"memory_mb"`
-	Append     []string `json:"append,omitempty"`
+	// SlowIterations replaces Iterations for oci-run/* and seccomp-*.
+	SlowIterations int      `json:"slow_iterations,omitempty"`
+	Warmups        int      `json:"warmups"`
+	CPUs           int      `json:"cpus"`
+	MemoryMB       int      `json:"memory_mb"`
+	Append         []string `json:"append,omitempty"`
 }
 
 // Boot records one boot.
