@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -8,7 +9,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -270,4 +273,61 @@ func TestContainerScenarios(t *testing.T) {
 		assert.Zero(t, x.Phases["seccomp_compile_ns"]+x.Phases["seccomp_cache_ns"])
 	}
 	assert.Contains(t, stdout, "csrun cached/default")
+}
+
+// TestSIGINTStopsEverything interrupts the real binary in the middle of a
+// boot, as Ctrl-C does: it must exit 130, leave the result file marked
+// incomplete with what was measured, and leave no QEMU behind.
+func TestSIGINTStopsEverything(t *testing.T) {
+	requireVM(t)
+	bin := filepath.Join(t.TempDir(), "coldstart")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	run := t.TempDir()
+	cmd := exec.Command(bin, "matrix", "--kernels", "debian-6.1-cloud", "--scenarios", "utsns", "--boots", "3",
+		"--iterations", "2000", "--warmups", "0", "--out", run)
+	cmd.Dir = "."
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	sc := bufio.NewScanner(stderr)
+	var log strings.Builder
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+		if strings.Contains(sc.Text(), "boot 0: agent up") {
+			require.NoError(t, cmd.Process.Signal(os.Interrupt))
+			break
+		}
+	}
+	for sc.Scan() {
+		log.WriteString(sc.Text() + "\n")
+	}
+	cmd.Wait()
+	t.Logf("stderr:\n%s", log.String())
+	assert.Equal(t, exitInterrupted, cmd.ProcessState.ExitCode())
+	f, err := results.Read(filepath.Join(run, "debian-6.1-cloud.json"))
+	require.NoError(t, err)
+	assert.False(t, f.Complete)
+	require.Len(t, f.Boots, 1)
+	assert.Equal(t, "interrupted", f.Boots[0].Error)
+	// QEMU is killed with its parent (Pdeathsig) and stopped in order before.
+	time.Sleep(500 * time.Millisecond)
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		assert.NotContains(t, string(b), run, "a process still works on the interrupted run: %s", p)
+	}
+}
+
+// TestFullDiskFailsBeforeBooting points --out at a tiny full filesystem.
+func TestFullDiskFailsBeforeBooting(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tiny tmpfs")
+	}
+	dir := t.TempDir()
+	require.NoError(t, syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=16k"))
+	defer syscall.Unmount(dir, 0)
+	_, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--out", filepath.Join(dir, "run"))
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "disk full")
 }
