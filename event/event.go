@@ -35,6 +35,7 @@ const (
 	TypeFailed      = "failed"      // a scenario failed
 	TypeLog         = "log"         // a line worth keeping, for people
 	TypeDone        = "done"        // the last event of a boot
+	TypeTrace       = "trace"       // a scenario's kernel call graph (untimed iterations)
 )
 
 // Event is one message from the guest. Exactly the fields of its Type are set.
@@ -48,6 +49,7 @@ type Event struct {
 	Failed      string       `json:"failed,omitempty"`
 	Log         string       `json:"log,omitempty"`
 	Done        *Done        `json:"done,omitempty"`
+	Trace       *Trace       `json:"trace,omitempty"`
 }
 
 // Hello opens a boot's stream and describes the guest.
@@ -88,6 +90,77 @@ type Unsupported struct {
 	Reason   string `json:"reason"`
 }
 
+// Trace is a scenario's kernel call graph, from function_graph over a few
+// iterations run after the timed ones (never during them), aggregated per
+// call path. Exactly one of Paths, Unsupported and Error says what happened.
+type Trace struct {
+	Scenario string `json:"scenario"`
+	// Iterations is how many traced iterations the figures sum over.
+	Iterations int `json:"iterations"`
+	// Roots are the set_graph_function entries used; MaxDepth bounds the
+	// graph below them.
+	Roots    []string `json:"roots,omitempty"`
+	MaxDepth int      `json:"max_depth,omitempty"`
+	// Paths are the call paths with the most inclusive time, at most a
+	// bounded number, ancestors before descendants; Rest sums the paths
+	// left out.
+	Paths []TracePath `json:"paths,omitempty"`
+	Rest  *TraceRest  `json:"rest,omitempty"`
+	// Lost counts events the ring buffer dropped (figures are then low).
+	Lost int64 `json:"lost,omitempty"`
+	// Unsupported says why this kernel cannot trace ("needs
+	// CONFIG_FUNCTION_GRAPH_TRACER"); Error, why tracing failed.
+	Unsupported string `json:"unsupported,omitempty"`
+	Error       string `json:"error,omitempty"`
+	// Timed is the tracefs state seen just before and just after the
+	// timed iterations ("current_tracer=nop tracing_on=0"): proof that
+	// they ran untraced.
+	Timed []string `json:"timed,omitempty"`
+	// Excerpt is the start of one iteration's raw trace, for people.
+	Excerpt string `json:"excerpt,omitempty"`
+}
+
+// Summary is a one-line account of a trace, for logs.
+func (t *Trace) Summary() string {
+	switch {
+	case t.Unsupported != "":
+		return "unsupported: " + t.Unsupported
+	case t.Error != "":
+		return fmt.Sprintf("%d paths, error: %s", len(t.Paths), t.Error)
+	}
+	return fmt.Sprintf("%d paths, %d left out, %d events lost", len(t.Paths), t.Rest.count(), t.Lost)
+}
+
+func (r *TraceRest) count() int {
+	if r == nil {
+		return 0
+	}
+	return r.Paths
+}
+
+// TracePath is one call path: its calls and inclusive wall time (the
+// tracer's entry-to-exit time, sleeps included), summed over iterations.
+type TracePath struct {
+	// Path is the functions from the root down, joined by ";".
+	Path  string `json:"path"`
+	Calls int64  `json:"calls"`
+	NS    int64  `json:"ns"`
+	// Open counts calls whose exit the trace did not hold (the exiting
+	// child's do_exit never returns): their NS is what their callees took.
+	Open int64 `json:"open,omitempty"`
+	// IterNS is NS per traced iteration, in order (0 where the path did
+	// not occur), so that readers can take medians.
+	IterNS []int64 `json:"iter_ns,omitempty"`
+}
+
+// TraceRest summarizes the paths a Trace left out: NS and Calls are over
+// the left-out paths whose caller was kept, so nothing is counted twice.
+type TraceRest struct {
+	Paths int   `json:"paths"`
+	Calls int64 `json:"calls"`
+	NS    int64 `json:"ns"`
+}
+
 // Done closes a boot's stream.
 type Done struct {
 	// Sent is the number of events sent before this one.
@@ -114,6 +187,8 @@ func (e *Event) Validate() error {
 		ok = e.Log != ""
 	case TypeDone:
 		ok = e.Done != nil
+	case TypeTrace:
+		ok = e.Trace != nil && e.Trace.Scenario != ""
 	default:
 		return fmt.Errorf("unknown event type %q", e.Type)
 	}

@@ -97,7 +97,9 @@ const usage = `usage:
   coldstart baseline update RUN_DIR store a run's results as the baselines in results/baselines
   coldstart report RUN_DIR... --html FILE
                                     one HTML page for a whole matrix, beside the baselines
-  coldstart history DIR             the run where each scenario stepped, over nightly run directories`
+  coldstart history DIR             the run where each scenario stepped, over nightly run directories
+  coldstart explain A B --scenario NAME [--kernel K] [--format text|markdown|svg] [--top N]
+                                    kernel call paths whose time grew from A to B (traced runs)`
 
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 {
@@ -119,6 +121,8 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return runHistory(ctx, stdout, stderr, args[1:])
 	case "merge":
 		return runMerge(stdout, stderr, args[1:])
+	case "explain":
+		return runExplain(ctx, stdout, stderr, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

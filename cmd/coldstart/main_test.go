@@ -259,7 +259,18 @@ func TestContainerScenarios(t *testing.T) {
 		}
 	}
 	none, def := f.Scenarios["oci-run/csrun/none"], f.Scenarios["oci-run/csrun/default"]
-	assert.Greater(t, stats.Median(def.Walls()), stats.Median(none.Walls()), "compiling the default profile must cost something")
+	// csrun's own start-up time (command start to exec of the container
+	// process) leaves out the exec and teardown noise of a loaded host.
+	startup := func(s *results.Scenario) float64 {
+		var v []float64
+		for _, x := range s.Samples {
+			v = append(v, float64(x.Phases["total_ns"]))
+		}
+		return stats.Median(v)
+	}
+	assert.Greater(t, startup(def), startup(none), "compiling the default profile must cost something")
+	t.Logf("csrun start-up medians: none %.1f ms, default %.1f ms; wall medians %.1f ms, %.1f ms",
+		startup(none)/1e6, startup(def)/1e6, stats.Median(none.Walls())/1e6, stats.Median(def.Walls())/1e6)
 	for _, x := range def.Samples {
 		assert.Equal(t, int64(0), x.Phases["seccomp_cache_hit"], "--no-seccomp-cache must compile")
 		assert.Positive(t, x.Phases["seccomp_compile_ns"])

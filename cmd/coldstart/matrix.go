@@ -30,6 +30,7 @@ type matrixFlags struct {
 	boots      int
 	iterations int
 	slowIters  int
+	trace      int
 	warmups    int
 	out        string
 	accel      string
@@ -56,6 +57,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs.IntVar(&mf.iterations, "iterations", 20, "timed iterations per scenario per boot")
 	fs.IntVar(&mf.slowIters, "slow-iterations", 5, "timed iterations of the scenarios that run whole programs (oci-run/*, seccomp-*); 0: same as --iterations")
 	fs.IntVar(&mf.warmups, "warmups", 3, "untimed iterations before the timed ones")
+	fs.IntVar(&mf.trace, "trace", 0, "after the timed iterations, trace this many more per scenario with function_graph (for coldstart explain)")
 	fs.StringVar(&mf.out, "out", "", "run directory (default: results/runs/<UTC stamp> in the source tree)")
 	fs.StringVar(&mf.accel, "accel", "auto", "auto (KVM if a probe boot works, else TCG), kvm or tcg")
 	fs.IntVar(&mf.cpus, "cpus", 2, "guest vCPUs (at least 2: on one CPU older kernels skip RCU grace periods)")
@@ -76,7 +78,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if fs.NArg() > 0 {
 		return usagef("matrix takes no arguments, got %q", fs.Args())
 	}
-	if mf.boots < 1 || mf.iterations < 1 || mf.warmups < 0 || mf.slowIters < 0 {
+	if mf.boots < 1 || mf.iterations < 1 || mf.warmups < 0 || mf.slowIters < 0 || mf.trace < 0 {
 		return usagef("--boots and --iterations must be at least 1, --warmups and --slow-iterations at least 0")
 	}
 	if mf.cpus < 1 {
@@ -185,7 +187,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	dl.Hello, dl.Scenario = mf.helloTO, mf.scenarioTO
 	files, runErr := matrix.Run(ctx, matrix.Options{
 		Targets: targets, Initrd: ir.Path, Scenarios: scenarios,
-		Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Warmups: mf.warmups,
+		Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Trace: mf.trace, Warmups: mf.warmups,
 		Accel: accel, CPUs: mf.cpus, MemoryMB: mf.memory, Append: appendWords,
 		Deadlines: dl, OutDir: outDir, Progress: stderr,
 		Jobs: mf.jobs, Shard: shard, Resume: mf.resume != "",
@@ -365,7 +367,7 @@ func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
 	}
 	want := map[string]string{
 		"scenarios": strings.Join(plan.Scenarios, ","), "boots": fmt.Sprint(plan.Boots),
-		"iterations": fmt.Sprint(plan.Iterations), "warmups": fmt.Sprint(plan.Warmups), "slow-iterations": fmt.Sprint(plan.SlowIterations),
+		"iterations": fmt.Sprint(plan.Iterations), "warmups": fmt.Sprint(plan.Warmups), "slow-iterations": fmt.Sprint(plan.SlowIterations), "trace": fmt.Sprint(plan.Trace),
 		"cpus": fmt.Sprint(plan.CPUs), "memory": fmt.Sprint(plan.MemoryMB), "append": strings.Join(plan.Append, " "),
 	}
 	for name, v := range want {
@@ -374,7 +376,7 @@ func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
 		}
 	}
 	mf.scenarios, mf.boots, mf.iterations, mf.warmups, mf.slowIters = want["scenarios"], plan.Boots, plan.Iterations, plan.Warmups, plan.SlowIterations
-	mf.cpus, mf.memory, mf.appendArgs = plan.CPUs, plan.MemoryMB, want["append"]
+	mf.cpus, mf.memory, mf.appendArgs, mf.trace = plan.CPUs, plan.MemoryMB, want["append"], plan.Trace
 	if mf.kernels == "" && mf.kernelFile == "" {
 		mf.kernels = strings.Join(names, ",")
 	}

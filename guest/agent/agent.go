@@ -28,6 +28,7 @@ import (
 	"coldstart/event"
 	"coldstart/guest/container"
 	"coldstart/guest/scenario"
+	"coldstart/guest/trace"
 )
 
 // Options is what Run needs from its surroundings; tests fill it with
@@ -41,6 +42,13 @@ type Options struct {
 	// Notes are sent as log events after hello (e.g. what PrepareGuest
 	// could not do).
 	Notes []string
+	// TraceDir is tracefs for Plan.Trace (default: /sys/kernel/tracing,
+	// mounted if absent; tests give a directory of plain files).
+	TraceDir string
+
+	// onTimed, when set, is called before each timed iteration (tests
+	// check there that nothing traces).
+	onTimed func(scenario string, iter int)
 }
 
 // Run carries out the plan. It returns an error only when the event stream
@@ -205,9 +213,16 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 	iterations := o.Plan.IterationsFor(name)
 	batch := make([]event.Sample, 0, o.Plan.Batch)
 	walls := make([]int64, 0, iterations)
+	var timedState []string // tracefs state before and after the timed loop
+	if o.Plan.Trace > 0 {
+		timedState = append(timedState, trace.Describe(o.TraceDir))
+	}
 	for i := 0; i < iterations; i++ {
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if o.onTimed != nil {
+			o.onTimed(name, i)
 		}
 		smp, err := j.run(ctx, i)
 		if err != nil {
@@ -230,7 +245,24 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 	}
 	fmt.Fprintf(o.Console, "csagent: %-22s %3d iterations in %v, median wall %v\n",
 		name, len(walls), time.Since(start).Round(time.Millisecond), time.Duration(median(walls)).Round(time.Microsecond))
+	if o.Plan.Trace > 0 {
+		return traceScenario(ctx, enc, o, j, append(timedState, trace.Describe(o.TraceDir)))
+	}
 	return nil
+}
+
+// traceScenario graphs Plan.Trace more iterations in the kernel, after the
+// timed ones, and sends the aggregate. Tracing never fails a scenario.
+func traceScenario(ctx context.Context, enc *event.Encoder, o Options, j *job, timedState []string) error {
+	start := time.Now()
+	tr := trace.Pass(trace.Options{Dir: o.TraceDir, Mount: o.TraceDir == ""}, j.name, o.Plan.Trace, func(i int) error {
+		_, err := j.run(ctx, o.Plan.Iterations+i)
+		return err
+	})
+	tr.Timed = timedState
+	fmt.Fprintf(o.Console, "csagent: %-22s traced %d iterations in %v: %s\n",
+		j.name, tr.Iterations, time.Since(start).Round(time.Millisecond), tr.Summary())
+	return enc.Encode(&event.Event{Type: event.TypeTrace, Scenario: j.name, Trace: tr})
 }
 
 // unsupportedOrFailed reports a run error: as unsupported when the kernel

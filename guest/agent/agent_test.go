@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"coldstart/event"
+	"coldstart/guest/trace"
 )
 
 func TestParsePlan(t *testing.T) {
@@ -156,4 +158,60 @@ func TestIterationsFor(t *testing.T) {
 	assert.Equal(t, 5, p.IterationsFor("oci-run/crun/none"))
 	assert.Equal(t, 5, p.IterationsFor("seccomp-load"))
 	assert.Equal(t, 20, Plan{Iterations: 20}.IterationsFor("oci-run/crun/none"))
+}
+
+// TestTraceOffDuringTiming runs two scenarios with coldstart.trace on a
+// fake tracefs and checks, before every timed iteration, that no tracer is
+// installed: the first scenario's tracing pass must not leak into the
+// second scenario's timing, and no pass may come before its timed loop.
+func TestTraceOffDuringTiming(t *testing.T) {
+	if os.Geteuid() != 0 || runtime.GOARCH != "amd64" {
+		t.Skip("needs root on amd64: the scenarios create namespaces")
+	}
+	runtime.LockOSThread() // left in its own mount namespace; dies with the test
+	require.NoError(t, unix.Unshare(unix.CLONE_NEWNS))
+
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"available_tracers": "function_graph nop\n", "available_filter_functions": "__x64_sys_clone\n__x64_sys_wait4\n",
+		"current_tracer": "nop\n", "tracing_on": "1\n", "trace": "", "set_graph_function": "",
+		"max_graph_depth": "0\n", "buffer_size_kb": "1408\n", "set_ftrace_pid": "",
+	} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644))
+	}
+	timed := 0
+	var events bytes.Buffer
+	o := Options{
+		Plan:     Plan{Scenarios: []string{"utsns", "ipcns"}, Iterations: 4, Warmups: 1, Batch: 10, Trace: 2},
+		Events:   &events,
+		TraceDir: dir,
+		onTimed: func(name string, i int) {
+			timed++
+			b, err := os.ReadFile(filepath.Join(dir, "current_tracer"))
+			require.NoError(t, err)
+			assert.Equal(t, "nop", strings.TrimSpace(string(b)), "%s timed iteration %d ran with a tracer", name, i)
+		},
+	}
+	require.NoError(t, Run(context.Background(), o))
+	assert.Equal(t, 8, timed)
+
+	var traces []*event.Trace
+	for _, e := range decodeAll(t, events.Bytes()) {
+		if e.Type == event.TypeTrace {
+			require.NoError(t, e.Validate())
+			traces = append(traces, e.Trace)
+		}
+	}
+	require.Len(t, traces, 2)
+	for i, name := range []string{"utsns", "ipcns"} {
+		tr := traces[i]
+		assert.Equal(t, name, tr.Scenario)
+		assert.Empty(t, tr.Error)
+		assert.Equal(t, 2, tr.Iterations)
+		assert.Equal(t, []string{"__x64_sys_clone", "__x64_sys_wait4"}, tr.Roots)
+		require.Len(t, tr.Timed, 2)
+		for _, st := range tr.Timed {
+			assert.True(t, trace.Untraced(st), st)
+		}
+	}
 }

@@ -25,6 +25,10 @@ type Plan struct {
 	Batch int
 	// Port is the device the events go to.
 	Port string
+	// Trace, when above 0, graphs that many extra iterations of each
+	// scenario in the kernel after its timed ones (package guest/trace);
+	// the timed samples are never traced.
+	Trace int
 	// Fault makes the agent misbehave on purpose, for the harness's fault
 	// tests: "crash" (exit without a done event), "hang" (stop forever
 	// after hello), "garbage" (write noise on the event port).
@@ -66,6 +70,8 @@ func ParsePlan(cmdline string) (Plan, error) {
 			p.Batch, err = positive(k, v, 0)
 		case "port":
 			p.Port = v
+		case "trace":
+			p.Trace, err = positive(k, v, -1)
 		case "fault":
 			switch v {
 			case "crash", "hang", "garbage":
@@ -100,6 +106,9 @@ func (p Plan) Cmdline() []string {
 	}
 	if p.Port != d.Port && p.Port != "" {
 		w = append(w, Prefix+"port="+p.Port)
+	}
+	if p.Trace > 0 {
+		w = append(w, Prefix+"trace="+strconv.Itoa(p.Trace))
 	}
 	if p.Fault != "" {
 		w = append(w, Prefix+"fault="+p.Fault)

@@ -94,6 +94,9 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 				resetTimer(timer, dl.Scenario)
 				waitingFor = "scenario " + current
 			case event.TypeSamples:
+				// Progress: the scenario deadline bounds a stall, not a
+				// scenario's total length.
+				resetTimer(timer, dl.Scenario)
 				for _, s := range e.Samples {
 					out.samples[e.Scenario] = append(out.samples[e.Scenario], results.Sample{
 						Boot: index, Iter: s.Iter, WallNS: s.WallNS, OpNS: s.OpNS, UserNS: s.UserNS, SysNS: s.SysNS, Phases: s.Phases,
@@ -104,6 +107,12 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 			case event.TypeFailed:
 				out.failed[e.Scenario] = e.Failed
 				progress(fmt.Sprintf("boot %d: %s failed: %s", index, e.Scenario, e.Failed))
+			case event.TypeTrace:
+				if out.rec.Traces == nil {
+					out.rec.Traces = map[string]*results.Trace{}
+				}
+				out.rec.Traces[e.Trace.Scenario] = e.Trace
+				progress(fmt.Sprintf("boot %d: %s traced: %s", index, e.Trace.Scenario, e.Trace.Summary()))
 			case event.TypeLog:
 				progress(fmt.Sprintf("boot %d: guest: %s", index, e.Log))
 			case event.TypeDone:

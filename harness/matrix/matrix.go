@@ -50,14 +50,17 @@ type Options struct {
 	// SlowIterations, when above 0, is the iteration count of the
 	// scenarios that run whole programs (containers, seccomp steps).
 	SlowIterations int
-	Warmups        int
-	Accel          string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
-	CPUs           int
-	MemoryMB       int
-	Append         []string // extra kernel command-line words
-	Deadlines      Deadlines
-	OutDir         string // the run directory
-	Progress       io.Writer
+	// Trace, when above 0, traces that many extra iterations per scenario
+	// with function_graph after the timed ones (for coldstart explain).
+	Trace     int
+	Warmups   int
+	Accel     string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
+	CPUs      int
+	MemoryMB  int
+	Append    []string // extra kernel command-line words
+	Deadlines Deadlines
+	OutDir    string // the run directory
+	Progress  io.Writer
 	// Jobs is how many VMs run at once (default DefaultJobs).
 	Jobs int
 	// Shard, when set, runs only that slice of the units.
@@ -218,7 +221,7 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 		samples: map[int]map[string][]results.Sample{},
 	}
 	plan := results.Plan{
-		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, SlowIterations: o.SlowIterations, Warmups: o.Warmups,
+		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, SlowIterations: o.SlowIterations, Trace: o.Trace, Warmups: o.Warmups,
 		CPUs: o.CPUs, MemoryMB: o.MemoryMB, Append: o.Append,
 	}
 	if o.Resume {
@@ -272,7 +275,7 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 // samePlan checks that a resumed run asks for what the first part did.
 func samePlan(a, b results.Plan) error {
 	if strings.Join(a.Scenarios, ",") != strings.Join(b.Scenarios, ",") || a.Boots != b.Boots ||
-		a.Iterations != b.Iterations || a.SlowIterations != b.SlowIterations || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
+		a.Iterations != b.Iterations || a.SlowIterations != b.SlowIterations || a.Trace != b.Trace || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
 		strings.Join(a.Append, " ") != strings.Join(b.Append, " ") {
 		return fmt.Errorf("its plan (%d boots x %d iterations of %s) differs from this one (%d x %d of %s): resume with the same flags",
 			a.Boots, a.Iterations, strings.Join(a.Scenarios, ","), b.Boots, b.Iterations, strings.Join(b.Scenarios, ","))
@@ -294,6 +297,7 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 	name := t.Kernel.Name
 	plan := agent.DefaultPlan()
 	plan.Scenarios, plan.Iterations, plan.SlowIterations, plan.Warmups = o.Scenarios, o.Iterations, o.SlowIterations, o.Warmups
+	plan.Trace = o.Trace
 	progress := func(s string) { fmt.Fprintf(o.Progress, "  %s: %s\n", name, s) }
 	if index == 0 || o.Jobs > 1 {
 		how := "PVH vmlinux"

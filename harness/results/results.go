@@ -21,6 +21,7 @@ import (
 	"sort"
 	"time"
 
+	"coldstart/event"
 	"coldstart/internal/atomicfile"
 )
 
@@ -89,11 +90,14 @@ type Plan struct {
 	Boots      int      `json:"boots"`
 	Iterations int      `json:"iterations"`
 	// SlowIterations replaces Iterations for oci-run/* and seccomp-*.
-	SlowIterations int      `json:"slow_iterations,omitempty"`
-	Warmups        int      `json:"warmups"`
-	CPUs           int      `json:"cpus"`
-	MemoryMB       int      `json:"memory_mb"`
-	Append         []string `json:"append,omitempty"`
+	SlowIterations int `json:"slow_iterations,omitempty"`
+	// Trace is how many iterations per scenario were traced after the
+	// timed ones (function_graph), for explain.
+	Trace    int      `json:"trace,omitempty"`
+	Warmups  int      `json:"warmups"`
+	CPUs     int      `json:"cpus"`
+	MemoryMB int      `json:"memory_mb"`
+	Append   []string `json:"append,omitempty"`
 }
 
 // Boot records one boot.
@@ -123,6 +127,34 @@ type Boot struct {
 	FailedScenarios map[string]string      `json:"failed_scenarios,omitempty"`
 	// Ran lists the scenarios whose samples this boot sent.
 	Ran []string `json:"ran,omitempty"`
+	// Traces are the kernel call graphs this boot took per scenario
+	// (coldstart.trace=N), after its timed iterations. They live with the
+	// boot, like everything per boot, so that merge and resume keep them;
+	// File.Traces gathers a scenario's.
+	Traces map[string]*Trace `json:"traces,omitempty"`
+}
+
+// Trace is one boot's kernel call graph of one scenario, as the agent sent
+// it (see event.Trace).
+type Trace = event.Trace
+
+// BootTrace is a trace and the boot it came from.
+type BootTrace struct {
+	Boot int
+	*Trace
+}
+
+// Traces returns a scenario's traces, one per boot that took one, in boot
+// order.
+func (f *File) Traces(scenario string) []BootTrace {
+	var out []BootTrace
+	for _, b := range f.Boots {
+		if t := b.Traces[scenario]; t != nil {
+			out = append(out, BootTrace{Boot: b.Index, Trace: t})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Boot < out[j].Boot })
+	return out
 }
 
 // Unsupported is why a kernel cannot run a scenario.

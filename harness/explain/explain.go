@@ -1,0 +1,259 @@
+package explain
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"coldstart/guest/trace"
+	"coldstart/harness/results"
+)
+
+// ErrNoTrace is returned when a result file holds no usable trace of the
+// scenario: run the matrix with coldstart.trace=N.
+var ErrNoTrace = errors.New("no kernel trace of the scenario")
+
+// ErrUnsupported is returned when a kernel could not trace (it lacks
+// CONFIG_FUNCTION_GRAPH_TRACER); the error says which.
+var ErrUnsupported = errors.New("kernel cannot trace")
+
+// Report is one scenario's explanation between two kernels.
+type Report struct {
+	Scenario  string
+	Base, New Side
+	// Rows are every call path seen on either side, by growth of
+	// inclusive time per iteration, largest first.
+	Rows []Row
+	// Culprit is the row whose own time (inclusive less its traced
+	// callees) grew most: where the extra time is spent, not just passed
+	// through. Nil when nothing grew.
+	Culprit *Row
+	// Notes are caveats worth reading (lost events, depth bound, ...).
+	Notes []string
+}
+
+// Side describes one kernel's data.
+type Side struct {
+	Kernel, Release string
+	// Boots and Iterations count the traces merged and the traced
+	// iterations they sum over.
+	Boots, Iterations int
+	// WallMedianNS is the scenario's timed median wall time (untraced),
+	// 0 when the file holds no samples.
+	WallMedianNS float64
+	// Untraced is true when every boot saw no tracer installed before and
+	// after the timed iterations.
+	Untraced bool
+	MaxDepth int
+	Lost     int64
+	// RestNS is the time per iteration of the paths the guest left out.
+	RestNS float64
+}
+
+// Row is one call path.
+type Row struct {
+	// Path is the functions from the root down, ";"-joined, with compiler
+	// suffixes (.isra.0, .constprop.0, .part.0, .cold) removed so that
+	// kernels built apart line up.
+	Path      string
+	Func      string
+	Depth     int
+	Base, New Figures
+	// Growth and SelfGrowth are New less Base, ns per iteration.
+	Growth, SelfGrowth float64
+}
+
+// Figures are one side's per-iteration figures for a path.
+type Figures struct {
+	Present bool
+	Calls   float64 // calls per iteration
+	NS      float64 // inclusive ns, median per iteration
+	Self    float64 // NS less the traced callees' NS
+	// Open is true when some calls did not return within the trace (the
+	// exiting child's do_exit): NS is then what their callees took.
+	Open bool
+}
+
+// Segments splits Path into its functions.
+func (r *Row) Segments() []string { return strings.Split(r.Path, ";") }
+
+// Explain compares scenario's traces in base and new.
+func Explain(base, new *results.File, scenario string) (*Report, error) {
+	r := &Report{Scenario: scenario}
+	bp, err := side(base, scenario, &r.Base)
+	if err != nil {
+		return nil, err
+	}
+	np, err := side(new, scenario, &r.New)
+	if err != nil {
+		return nil, err
+	}
+	rows := map[string]*Row{}
+	for p, f := range bp {
+		rows[p] = &Row{Path: p, Base: f}
+	}
+	for p, f := range np {
+		row := rows[p]
+		if row == nil {
+			row = &Row{Path: p}
+			rows[p] = row
+		}
+		row.New = f
+	}
+	for _, row := range rows {
+		segs := row.Segments()
+		row.Func, row.Depth = segs[len(segs)-1], len(segs)-1
+		row.Growth = row.New.NS - row.Base.NS
+		row.SelfGrowth = row.New.Self - row.Base.Self
+		r.Rows = append(r.Rows, *row)
+	}
+	sort.Slice(r.Rows, func(i, j int) bool {
+		a, b := r.Rows[i], r.Rows[j]
+		if a.Growth != b.Growth {
+			return a.Growth > b.Growth
+		}
+		if a.Depth != b.Depth {
+			return a.Depth < b.Depth
+		}
+		return a.Path < b.Path
+	})
+	for i := range r.Rows {
+		if r.Rows[i].SelfGrowth > 0 && (r.Culprit == nil || r.Rows[i].SelfGrowth > r.Culprit.SelfGrowth) {
+			r.Culprit = &r.Rows[i]
+		}
+	}
+	for _, s := range []*Side{&r.Base, &r.New} {
+		if s.Lost > 0 {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: the ring buffer lost %d events: its figures are low", s.Kernel, s.Lost))
+		}
+		if !s.Untraced {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: a tracer was installed around the timed iterations: its timed samples are suspect", s.Kernel))
+		}
+	}
+	if r.Base.MaxDepth != r.New.MaxDepth {
+		r.Notes = append(r.Notes, fmt.Sprintf("the traces were taken to different depths (%d, %d)", r.Base.MaxDepth, r.New.MaxDepth))
+	}
+	if d := max(r.Base.MaxDepth, r.New.MaxDepth); d > 0 {
+		r.Notes = append(r.Notes, fmt.Sprintf("paths stop at depth %d: the deepest functions' own time includes their callees", d))
+	}
+	r.Notes = append(r.Notes, "traced times carry the tracer's own overhead: compare them with each other, not with the timed medians")
+	return r, nil
+}
+
+// side pools a file's traces of scenario, over boots, into per-iteration
+// figures: medians over the traced iterations, which shrug off the odd
+// iteration a busy host preempted.
+func side(f *results.File, scenario string, s *Side) (map[string]Figures, error) {
+	s.Kernel, s.Release = f.Kernel.Name, f.Kernel.Release
+	if sc := f.Scenarios[scenario]; sc != nil {
+		var w []float64
+		for _, x := range sc.Samples {
+			w = append(w, float64(x.WallNS))
+		}
+		s.WallMedianNS = median(w)
+	}
+	var why []string
+	var trs []results.BootTrace
+	s.Untraced = true
+	for _, t := range f.Traces(scenario) {
+		switch {
+		case t.Unsupported != "":
+			return nil, fmt.Errorf("%w: %s (%s) boot %d: %s", ErrUnsupported, f.Kernel.Name, f.Kernel.Release, t.Boot, t.Unsupported)
+		case t.Iterations == 0:
+			why = append(why, fmt.Sprintf("boot %d: %s", t.Boot, t.Error))
+			continue
+		}
+		trs = append(trs, t)
+		s.Boots++
+		s.Iterations += t.Iterations
+		s.Lost += t.Lost
+		s.MaxDepth = max(s.MaxDepth, t.MaxDepth)
+		if len(t.Timed) == 0 {
+			s.Untraced = false
+		}
+		for _, st := range t.Timed {
+			s.Untraced = s.Untraced && trace.Untraced(st)
+		}
+	}
+	if s.Iterations == 0 {
+		extra := ""
+		if len(why) > 0 {
+			extra = " (" + strings.Join(why, "; ") + ")"
+		}
+		return nil, fmt.Errorf("%w in %s (%s) for %s: run the matrix with coldstart.trace=N%s", ErrNoTrace, f.Kernel.Name, f.Kernel.Release, scenario, extra)
+	}
+	n := s.Iterations
+	type pooled struct {
+		iters       []float64 // inclusive ns per iteration, all boots
+		calls, open int64
+	}
+	paths := map[string]*pooled{}
+	var rest int64
+	off := 0
+	for _, t := range trs {
+		for _, p := range t.Paths {
+			k := Normalize(p.Path)
+			x := paths[k]
+			if x == nil {
+				x = &pooled{iters: make([]float64, n)}
+				paths[k] = x
+			}
+			x.calls += p.Calls
+			x.open += p.Open
+			for i := 0; i < t.Iterations; i++ {
+				if len(p.IterNS) == t.Iterations {
+					x.iters[off+i] += float64(p.IterNS[i])
+				} else { // no per-iteration figures: spread the sum
+					x.iters[off+i] += float64(p.NS) / float64(t.Iterations)
+				}
+			}
+		}
+		if t.Rest != nil {
+			rest += t.Rest.NS
+		}
+		off += t.Iterations
+	}
+	s.RestNS = float64(rest) / float64(n)
+	self := map[string][]float64{}
+	for p, x := range paths {
+		self[p] = append([]float64(nil), x.iters...)
+	}
+	for p, x := range paths {
+		if i := strings.LastIndexByte(p, ';'); i >= 0 {
+			if parent, ok := self[p[:i]]; ok {
+				for j := range parent {
+					parent[j] -= x.iters[j]
+				}
+			}
+		}
+	}
+	out := map[string]Figures{}
+	for p, x := range paths {
+		out[p] = Figures{Present: true, Calls: float64(x.calls) / float64(n), NS: median(x.iters), Self: median(self[p]), Open: x.open > 0}
+	}
+	return out, nil
+}
+
+var suffix = regexp.MustCompile(`\.(isra|constprop|part|llvm|cold)(\.[0-9]+)*`)
+
+// Normalize removes compiler-made suffixes from each function of a path.
+func Normalize(path string) string {
+	if !strings.Contains(path, ".") {
+		return path
+	}
+	return suffix.ReplaceAllString(path, "")
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

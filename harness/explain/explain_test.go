@@ -1,0 +1,116 @@
+package explain
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"coldstart/event"
+	"coldstart/harness/results"
+)
+
+// file makes a result file whose netns trace has the given paths with
+// per-iteration times (ns) for three iterations.
+func file(kernel string, wall int64, paths map[string][3]int64) *results.File {
+	tr := &results.Trace{Scenario: "netns", Iterations: 3, MaxDepth: 10,
+		Timed: []string{"current_tracer=nop tracing_on=0", "current_tracer=nop tracing_on=0"}}
+	for p, it := range paths {
+		tr.Paths = append(tr.Paths, event.TracePath{Path: p, Calls: 3, NS: it[0] + it[1] + it[2], IterNS: it[:]})
+	}
+	return &results.File{
+		Schema: results.Schema, Kernel: results.Kernel{Name: kernel, Release: kernel + "-amd64"},
+		Scenarios: map[string]*results.Scenario{"netns": {Status: results.StatusOK, Samples: []results.Sample{{WallNS: wall}}}},
+		Boots:     []results.Boot{{Index: 0, Traces: map[string]*results.Trace{"netns": tr}}},
+	}
+}
+
+func pair() (*results.File, *results.File) {
+	base := file("base", 10e6, map[string][3]int64{
+		"__x64_sys_clone":                              {5e6, 5e6, 5e6},
+		"__x64_sys_clone;copy_net_ns":                  {4e6, 4e6, 4e6},
+		"__x64_sys_clone;copy_net_ns;setup_net":        {3e6, 3e6, 3e6},
+		"__x64_sys_clone;copy_net_ns;setup_net;ops_in": {1e6, 1e6, 1e6},
+		"__x64_sys_wait4":                              {2e6, 2e6, 2e6},
+	})
+	// The new kernel spends 4 ms more in a function under setup_net
+	// (one iteration preempted: medians ignore it), which the compiler
+	// renamed.
+	nw := file("new", 14e6, map[string][3]int64{
+		"__x64_sys_clone":                                     {9e6, 9e6, 30e6},
+		"__x64_sys_clone;copy_net_ns":                         {8e6, 8e6, 8e6},
+		"__x64_sys_clone;copy_net_ns;setup_net":               {7e6, 7e6, 7e6},
+		"__x64_sys_clone;copy_net_ns;setup_net;ops_in.isra.0": {5e6, 5e6, 5e6},
+		"__x64_sys_wait4":                                     {2e6, 2e6, 2e6},
+		"__x64_sys_wait4;new_thing":                           {1e5, 1e5, 1e5},
+	})
+	return base, nw
+}
+
+func TestExplainRanksGrowth(t *testing.T) {
+	base, nw := pair()
+	r, err := Explain(base, nw, "netns")
+	require.NoError(t, err)
+	var order []string
+	for _, row := range r.Rows {
+		order = append(order, row.Path)
+	}
+	assert.Equal(t, []string{
+		"__x64_sys_clone",
+		"__x64_sys_clone;copy_net_ns",
+		"__x64_sys_clone;copy_net_ns;setup_net",
+		"__x64_sys_clone;copy_net_ns;setup_net;ops_in",
+		"__x64_sys_wait4;new_thing",
+		"__x64_sys_wait4",
+	}, order)
+	require.NotNil(t, r.Culprit)
+	assert.Equal(t, "__x64_sys_clone;copy_net_ns;setup_net;ops_in", r.Culprit.Path)
+	assert.InDelta(t, 4e6, r.Culprit.SelfGrowth, 1)
+	assert.InDelta(t, 4e6, r.Rows[0].Growth, 1, "median, not mean: the preempted iteration is ignored")
+	assert.False(t, r.Rows[4].Base.Present)
+	assert.True(t, r.Base.Untraced && r.New.Untraced)
+
+	var text, md, svg bytes.Buffer
+	require.NoError(t, WriteText(&text, r, 3))
+	require.NoError(t, WriteMarkdown(&md, r, 0))
+	require.NoError(t, WriteSVG(&svg, r))
+	assert.Contains(t, text.String(), "own time grew most in __x64_sys_clone > copy_net_ns > setup_net > ops_in: +4.00 ms")
+	assert.Contains(t, text.String(), "timed wall median (untraced): 10.00 ms -> 14.00 ms (+4.00 ms, +40.0%)")
+	assert.Equal(t, 3, strings.Count(text.String(), "  __x64_sys_clone"), "top 3 rows")
+	assert.Contains(t, md.String(), "| +4.00 ms | 5.00 ms | 9.00 ms | 1->1 |")
+	// The SVG is well-formed XML with a box per visible path.
+	dec := xml.NewDecoder(bytes.NewReader(svg.Bytes()))
+	rects := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			require.ErrorContains(t, err, "EOF")
+			break
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "rect" {
+			rects++
+		}
+	}
+	assert.Equal(t, 6, rects)
+}
+
+func TestExplainErrors(t *testing.T) {
+	base, nw := pair()
+	_, err := Explain(base, nw, "ipcns")
+	assert.True(t, errors.Is(err, ErrNoTrace), "%v", err)
+	assert.ErrorContains(t, err, "coldstart.trace=N")
+
+	nw.Boots[0].Traces["netns"] = &results.Trace{Scenario: "netns", Unsupported: "needs CONFIG_FUNCTION_GRAPH_TRACER"}
+	_, err = Explain(base, nw, "netns")
+	assert.True(t, errors.Is(err, ErrUnsupported), "%v", err)
+	assert.ErrorContains(t, err, "needs CONFIG_FUNCTION_GRAPH_TRACER")
+}
+
+func TestNormalize(t *testing.T) {
+	assert.Equal(t, "a;copy_process;b", Normalize("a;copy_process.part.0;b.constprop.0.isra.0"))
+	assert.Equal(t, "x;y", Normalize("x;y"))
+}
