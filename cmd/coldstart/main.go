@@ -8,7 +8,7 @@
 //	                 [--accel auto|kvm|tcg] [--append "WORDS"] [--jobs J]
 //	                 [--shard i/n] [--resume RUN_DIR]
 //	coldstart merge OUT_DIR RUN_DIR...
-//	coldstart kernels list | fetch NAME... | check IMAGE
+//	coldstart kernels list | fetch NAME... | build --tree DIR | check IMAGE | update NAME...
 //
 // matrix boots every kernel in kernels/ (or those named) in QEMU with an
 // initramfs holding the coldstart agent, runs the scenarios in the guest,
@@ -92,6 +92,9 @@ const usage = `usage:
   coldstart kernels list            list the kernels in kernels/
   coldstart kernels fetch NAME...   fetch and verify kernels into the cache
   coldstart kernels check IMAGE     check that a file is a bootable kernel
+  coldstart kernels build --tree DIR [--ref R] [--config FRAG] [--name N] [--config-only]
+                                    build a kernel from a source tree with the config fragment
+  coldstart kernels update NAME...  re-pin kernels whose pinned package the archive dropped
   coldstart compare BASE NEW [--format text|markdown|json|junit|benchstat|html] [--threshold 5%] [--out FILE]
                                     verdicts per kernel and scenario; exit 1 on a regression
   coldstart baseline update RUN_DIR store a run's results as the baselines in results/baselines

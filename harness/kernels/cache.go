@@ -133,8 +133,15 @@ type manifest struct {
 	Version     string            `json:"version,omitempty"`
 	Suite       string            `json:"suite,omitempty"`
 	DebSHA256   string            `json:"deb_sha256,omitempty"`
-	SourcePath  string            `json:"source_path,omitempty"`   // file source: the original image
-	SourceSHA   string            `json:"source_sha256,omitempty"` // and its SHA-256
+	ConfigDeb   string            `json:"config_package,omitempty"`    // debian: package=version holding the config
+	ConfigDebSH string            `json:"config_deb_sha256,omitempty"` // and the SHA-256 of its .deb
+	Module      string            `json:"module,omitempty"`            // gomod: module@version
+	ModuleSum   string            `json:"module_sum,omitempty"`        // gomod: go.sum hash reported by go mod download
+	BuildKey    string            `json:"build_key,omitempty"`         // build: tree + fragment key
+	BuildDir    string            `json:"build_dir,omitempty"`         // build: the out-of-tree build directory (logs live there)
+	ConfigFrom  string            `json:"config_from,omitempty"`       // where the config came from: package, ikconfig, build
+	SourcePath  string            `json:"source_path,omitempty"`       // file source: the original image
+	SourceSHA   string            `json:"source_sha256,omitempty"`     // and its SHA-256
 	Release     string            `json:"release"`
 	BzImage     string            `json:"bzimage,omitempty"` // file name in the entry
 	Config      string            `json:"config,omitempty"`

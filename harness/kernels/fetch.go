@@ -35,6 +35,13 @@ type Fetcher struct {
 	DpkgDeb      string        // default "dpkg-deb"
 	SourcesFiles []string      // APT sources to take the mirror from; default DefaultSourcesFiles()
 	MaxListAge   time.Duration // refresh the private package lists when older; default 24h
+	Go           string        // default "go" (for source = "gomod")
+	Make         string        // default "make" (for source = "build")
+	Jobs         int           // make -j for builds; default runtime.NumCPU()
+	// Interactive redraws a step's progress line in place (bytes, percent,
+	// the current build action); set it when Progress is a terminal and not
+	// a CI log. Otherwise each step prints a line when it starts and ends.
+	Interactive bool
 }
 
 func (f *Fetcher) progress() io.Writer {
@@ -75,6 +82,10 @@ func (f *Fetcher) Fetch(ctx context.Context, k Kernel) (*Image, error) {
 	switch k.Source {
 	case SourceDebian:
 		return f.fetchDebian(ctx, k)
+	case SourceGoMod:
+		return f.fetchGoMod(ctx, k)
+	case SourceBuild:
+		return f.fetchBuild(ctx, k)
 	case SourceFile:
 		return f.fromFile(ctx, k.Name, k.Local.Path, k.Local.SHA256)
 	}
@@ -96,7 +107,8 @@ func (f *Fetcher) fetchDebian(ctx context.Context, k Kernel) (*Image, error) {
 	}
 	defer unlock()
 	if im, ok := f.cached(dir, func(m *manifest) bool {
-		return m.DebSHA256 == d.SHA256 && m.Package == d.Package && m.Version == d.Version && m.Name == k.Name
+		return m.DebSHA256 == d.SHA256 && m.Package == d.Package && m.Version == d.Version && m.Name == k.Name &&
+			m.ConfigDebSH == d.configSHA256()
 	}); ok {
 		return im, nil
 	}
@@ -112,21 +124,10 @@ func (f *Fetcher) fetchDebian(ctx context.Context, k Kernel) (*Image, error) {
 	}
 	defer os.RemoveAll(tmp)
 
-	deb, err := f.download(ctx, cache, d, tmp)
-	if err != nil {
-		return nil, fmt.Errorf("kernel %s%s: %w", k.Name, inFile(k.File), err)
-	}
-	sum, size, err := sha256File(deb)
+	deb, err := f.fetchDeb(ctx, k, cache, d, "debian.sha256", tmp)
 	if err != nil {
 		return nil, err
 	}
-	if sum != d.SHA256 {
-		os.Remove(deb)
-		return nil, fmt.Errorf("kernel %s: %s=%s: %w: the download has %s, %s pins %s: if the package was rebuilt on purpose, check it and update debian.sha256; otherwise retry (the download was deleted)",
-			k.Name, d.Package, d.Version, ErrChecksumMismatch, sum, orDefault(k.File, "the kernel file"), d.SHA256)
-	}
-	fmt.Fprintf(progress, "verified sha256 %s of %s (%s)\n", sum, filepath.Base(deb), mb(size))
-
 	m := &manifest{
 		Name:      k.Name,
 		Source:    SourceDebian,
@@ -139,6 +140,27 @@ func (f *Fetcher) fetchDebian(ctx context.Context, k Kernel) (*Image, error) {
 	if err := f.extractDeb(ctx, deb, dir, m); err != nil {
 		return nil, fmt.Errorf("kernel %s: %s: %w", k.Name, filepath.Base(deb), err)
 	}
+	if m.Config != "" {
+		m.ConfigFrom = "package"
+	}
+	if c := d.Config; c != nil {
+		os.Remove(deb)
+		cd := &Debian{Suite: d.Suite, Package: c.Package, Version: c.Version, SHA256: c.SHA256}
+		cdeb, err := f.fetchDeb(ctx, k, cache, cd, "debian.config.sha256", tmp)
+		if err != nil {
+			return nil, err
+		}
+		m.ConfigDeb = c.Package + "=" + c.Version
+		m.ConfigDebSH = c.SHA256
+		if err := f.extractDeb(ctx, cdeb, dir, m); err != nil {
+			return nil, fmt.Errorf("kernel %s: %s: %w", k.Name, filepath.Base(cdeb), err)
+		}
+		if m.Config == "" {
+			return nil, fmt.Errorf("kernel %s: %s holds no config (usr/lib/modules/<release>/config or boot/config-*): fix debian.config", k.Name, m.ConfigDeb)
+		}
+		m.ConfigFrom = "package " + m.ConfigDeb
+		deb = cdeb
+	}
 	os.Remove(deb)
 	bz, err := os.ReadFile(filepath.Join(dir, m.BzImage))
 	if err != nil {
@@ -150,6 +172,11 @@ func (f *Fetcher) fetchDebian(ctx context.Context, k Kernel) (*Image, error) {
 	if err := deriveVmlinux(progress, dir, bz, m); err != nil {
 		return nil, err
 	}
+	if m.Config == "" {
+		if err := saveIKConfig(progress, dir, m, bz); err != nil {
+			return nil, err
+		}
+	}
 	if err := writeManifest(dir, m); err != nil {
 		return nil, err
 	}
@@ -157,6 +184,41 @@ func (f *Fetcher) fetchDebian(ctx context.Context, k Kernel) (*Image, error) {
 		_ = syncDir(dir)
 	}
 	return imageFromManifest(dir, m), nil
+}
+
+func (d *Debian) configSHA256() string {
+	if d.Config == nil {
+		return ""
+	}
+	return d.Config.SHA256
+}
+
+// fetchDeb downloads the pinned .deb d into tmp and checks its SHA-256: a
+// mismatch deletes the download and names both sums.
+func (f *Fetcher) fetchDeb(ctx context.Context, k Kernel, cache string, d *Debian, field, tmp string) (string, error) {
+	sub, err := os.MkdirTemp(tmp, "deb-")
+	if err != nil {
+		return "", err
+	}
+	deb, err := f.download(ctx, cache, d, sub)
+	var se *StaleError
+	if errors.As(err, &se) {
+		se.Kernel, se.File = k.Name, k.File
+	}
+	if err != nil {
+		return "", fmt.Errorf("kernel %s%s: %w", k.Name, inFile(k.File), err)
+	}
+	sum, size, err := sha256File(deb)
+	if err != nil {
+		return "", err
+	}
+	if sum != d.SHA256 {
+		os.Remove(deb)
+		return "", fmt.Errorf("kernel %s: %s=%s: %w: the download has %s, %s pins %s: if the package was rebuilt on purpose, check it and update %s; otherwise retry (the download was deleted)",
+			k.Name, d.Package, d.Version, ErrChecksumMismatch, sum, orDefault(k.File, "the kernel file"), d.SHA256, field)
+	}
+	fmt.Fprintf(f.progress(), "verified sha256 %s of %s (%s)\n", sum, filepath.Base(deb), mb(size))
+	return deb, nil
 }
 
 // aptDir is a private APT state directory for one suite.
@@ -326,6 +388,18 @@ func (f *Fetcher) update(ctx context.Context, a aptDir, why string) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if expired(out) {
+		// The suite's Release file is past its Valid-Until date (a mirror
+		// that lags, or a frozen one). Its signature still holds, and every
+		// package is pinned by SHA-256, so the lists are taken anyway; only
+		// "kernels update" could pick an older newest version from them.
+		fmt.Fprintf(f.progress(), "warning: the %s Release file on %s is expired (%s); using it anyway: packages are pinned by SHA-256\n",
+			a.suite, a.mirror.URI, strings.TrimSpace(grepLine(out, "expired")))
+		out, err = f.run(ctx, a, a.dir, "-o", "Acquire::Check-Valid-Until=false", "update")
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+	}
 	failed := err != nil || updateFailed(out)
 	if !failed {
 		if err := writeFileAtomic(a.stamp(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
@@ -345,6 +419,21 @@ func (f *Fetcher) update(ctx context.Context, a aptDir, why string) error {
 	}
 	fmt.Fprintf(f.progress(), "apt-get update done in %s\n", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// expired reports whether apt-get update refused a Release file past its
+// Valid-Until date.
+func expired(out []byte) bool {
+	return bytes.Contains(out, []byte("is expired (invalid since"))
+}
+
+func grepLine(out []byte, sub string) string {
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.Contains(l, sub) {
+			return l
+		}
+	}
+	return ""
 }
 
 // updateFailed reports whether apt-get update's output shows an index it
@@ -377,7 +466,6 @@ func notFound(out []byte) bool {
 
 // download fetches the pinned .deb into dest and returns its path.
 func (f *Fetcher) download(ctx context.Context, cache string, d *Debian, dest string) (string, error) {
-	progress := f.progress()
 	a, changed, err := f.prepareApt(cache, d.Suite)
 	if err != nil {
 		return "", err
@@ -405,25 +493,35 @@ func (f *Fetcher) download(ctx context.Context, cache string, d *Debian, dest st
 		return "", err
 	}
 	spec := d.Package + "=" + d.Version
-	fmt.Fprintf(progress, "fetching %s from %s (%s)\n", spec, d.Suite, a.mirror.URI)
+	var size int64
+	if pe, ok := a.lookup(d.Package, d.Version); ok {
+		size = pe.Size
+	}
+	st := f.step("fetching %s from %s (%s)", spec, d.Suite, a.mirror.URI)
 	start := time.Now()
+	stop := st.watchDir(dest, size)
 	out, err := f.run(ctx, a, dest, "download", spec)
 	if err != nil && !updated && notFound(out) && ctx.Err() == nil {
+		stop()
 		if err := f.update(ctx, a, spec+" not in the package lists"); err != nil {
+			st.fail()
 			return "", err
 		}
+		stop = st.watchDir(dest, size)
 		out, err = f.run(ctx, a, dest, "download", spec)
 	}
+	stop()
 	if ctx.Err() != nil {
+		st.fail()
 		return "", ctx.Err()
 	}
 	if err != nil {
+		st.fail()
+		if notFound(out) {
+			return "", f.staleError(a, d, out)
+		}
 		if notStarted(err) {
 			return "", fmt.Errorf("%w: cannot run apt-get: %v: install apt or set Fetcher.AptGet", ErrArchiveUnavailable, err)
-		}
-		if notFound(out) {
-			return "", fmt.Errorf("%w: %s in suite %s:\n%s\nthe archive keeps only recent kernels in %s: pin a version it serves (apt-get download prints what is missing; apt-cache policy '%s' on a machine with this suite lists them)",
-				ErrPackageNotFound, spec, d.Suite, tail(out, 4), d.Suite, d.Package)
 		}
 		return "", fmt.Errorf("apt-get download %s failed (%v):\n%s", spec, err, tail(out, 8))
 	}
@@ -438,14 +536,16 @@ func (f *Fetcher) download(ctx context.Context, cache string, d *Debian, dest st
 		}
 	}
 	if len(debs) != 1 || !strings.HasPrefix(debs[0], d.Package+"_") {
+		st.fail()
 		return "", fmt.Errorf("apt-get download %s left %v in %s, want exactly one %s_*.deb", spec, debs, dest, d.Package)
 	}
 	p := filepath.Join(dest, debs[0])
-	st, err := os.Stat(p)
+	fi, err := os.Stat(p)
 	if err != nil {
+		st.fail()
 		return "", err
 	}
-	fmt.Fprintf(progress, "downloaded %s (%s) in %s\n", debs[0], mb(st.Size()), time.Since(start).Round(time.Millisecond))
+	st.done("%s (%s) in %s", debs[0], mb(fi.Size()), time.Since(start).Round(time.Millisecond))
 	return p, nil
 }
 

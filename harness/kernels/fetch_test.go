@@ -43,7 +43,18 @@ case " $* " in
 		exit 100
 	fi
 	suite=$(sed -n 's/^Suites: //p' "$srcs")
-	: > "$lists/mirror.invalid_debian_dists_${suite}_main_binary-amd64_Packages"
+	case " $* " in
+	*Acquire::Check-Valid-Until=false*) ;;
+	*) if [ -e "$ctl/expired" ]; then
+		echo "E: Release file for http://mirror.invalid/debian/dists/$suite/InRelease is expired (invalid since 23d 21h 25min 51s). Updates for this repository will not be applied."
+		exit 100
+	fi ;;
+	esac
+	if [ -e "$ctl/packages" ]; then
+		cp "$ctl/packages" "$lists/mirror.invalid_debian_dists_${suite}_main_binary-amd64_Packages"
+	else
+		: > "$lists/mirror.invalid_debian_dists_${suite}_main_binary-amd64_Packages"
+	fi
 	echo "Get:1 fake"
 	exit 0 ;;
 *" download "*)
@@ -297,7 +308,7 @@ func TestFetchDebianFailures(t *testing.T) {
 		_, err = f.Fetch(ctx, k)
 		require.ErrorIs(t, err, ErrPackageNotFound)
 		assert.Contains(t, err.Error(), "Version '6.9.9-99'")
-		assert.Contains(t, err.Error(), "pin a version it serves")
+		assert.Contains(t, err.Error(), "is no longer served by bookworm-security")
 		assert.Equal(t, []string{"update", "download " + fx.spec(),
 			"download " + d.Package + "=6.9.9-99", "update", "download " + d.Package + "=6.9.9-99"}, apt.calls(t))
 	})

@@ -93,3 +93,35 @@ func TestFetchDefaultKernel(t *testing.T) {
 	assert.False(t, im3.CacheHit)
 	assert.Equal(t, im.SHA256, im3.SHA256)
 }
+
+// TestBuildFromDebianSource builds kernels/tiny-6.1.toml for real: Debian's
+// linux-source-6.1 (139 MB), make tinyconfig + the fragment +
+// olddefconfig, the fragment check, make bzImage. That takes 12 minutes or
+// more on two cores, so it runs only with COLDSTART_LONG=1. It uses the
+// normal cache (DefaultCacheDir), so a second run is a verified cache hit.
+func TestBuildFromDebianSource(t *testing.T) {
+	if os.Getenv("COLDSTART_LONG") != "1" {
+		t.Skip("a real kernel build takes 12+ minutes: set COLDSTART_LONG=1 to run it")
+	}
+	for _, tool := range []string{"apt-get", "make", "gcc", "flex", "bison", "bc"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Fatalf("%s not installed (build dependencies: build-essential flex bison bc libelf-dev libssl-dev): %v", tool, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Minute)
+	defer cancel()
+	k, err := LoadFile("../../kernels/tiny-6.1.toml")
+	require.NoError(t, err)
+	var progress bytes.Buffer
+	start := time.Now()
+	im, err := (&Fetcher{Progress: &progress}).Fetch(ctx, k)
+	require.NoError(t, err, progress.String())
+	t.Logf("build (or cache hit) in %s:\n%s", time.Since(start).Round(time.Second), progress.String())
+	assert.True(t, im.PVH, "the fragment turns on CONFIG_PVH")
+	c, err := im.KernelConfig()
+	require.NoError(t, err)
+	for _, o := range []string{"CONFIG_SMP", "CONFIG_TREE_RCU", "CONFIG_NET_NS", "CONFIG_IKCONFIG_PROC"} {
+		assert.Equal(t, "y", c[o], o)
+	}
+	assert.Empty(t, c["CONFIG_MODULES"])
+}

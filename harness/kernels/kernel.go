@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -15,21 +16,25 @@ import (
 // Sources a kernel file may name in its "source" field.
 const (
 	SourceDebian = "debian"
+	SourceGoMod  = "gomod"
+	SourceBuild  = "build"
 	SourceFile   = "file"
 )
 
 // knownSources lists the accepted values of "source", in the order they are
 // shown in error messages.
-var knownSources = []string{SourceDebian, SourceFile}
+var knownSources = []string{SourceDebian, SourceGoMod, SourceBuild, SourceFile}
 
 // Kernel is one parsed and validated kernel file.
 type Kernel struct {
 	Name    string // stable identifier, [a-z0-9._-]+
 	Version string // upstream version, used for ordering
-	Source  string // SourceDebian or SourceFile
+	Source  string // one of SourceDebian, SourceGoMod, SourceBuild, SourceFile
 	File    string // the .toml it came from ("" if built in code)
 
 	Debian *Debian // set when Source == SourceDebian
+	GoMod  *GoMod  // set when Source == SourceGoMod
+	Build  *Build  // set when Source == SourceBuild
 	Local  *Local  // set when Source == SourceFile
 }
 
@@ -39,6 +44,65 @@ type Debian struct {
 	Package string `toml:"package"` // exact package name, never a pattern
 	Version string `toml:"version"` // exact Debian package version
 	SHA256  string `toml:"sha256"`  // SHA-256 of the .deb, lowercase hex
+
+	// Config optionally names a second package of the same suite that holds
+	// the kernel config: in sid and experimental the image is in
+	// linux-binary-* and the config in linux-base-*.
+	Config *DebianPackage `toml:"config"`
+}
+
+// DebianPackage pins one more package of a Debian kernel's suite.
+type DebianPackage struct {
+	Package string `toml:"package"` // exact package name
+	Version string `toml:"version"` // exact Debian version; default: the image package's
+	SHA256  string `toml:"sha256"`  // SHA-256 of the .deb
+}
+
+// GoMod pins a kernel image shipped inside a Go module (as gokrazy's are).
+type GoMod struct {
+	Module  string `toml:"module"`  // module path, e.g. "github.com/gokrazy/kernel.amd64"
+	Version string `toml:"version"` // exact (pseudo-)version
+	Path    string `toml:"path"`    // the image inside the module; default "vmlinuz"
+	SHA256  string `toml:"sha256"`  // SHA-256 of that file
+	Sum     string `toml:"sum"`     // optional go.sum hash of the module ("h1:...")
+}
+
+// Build describes a kernel built from source with a config fragment. The
+// tree is exactly one of: Tree (a directory, built as it is), Tree + Ref (a
+// git ref in that tree, exported with git archive) or Debian (a Debian
+// linux-source-X.Y package, unpacked into the cache).
+type Build struct {
+	Tree   string  `toml:"tree"`   // absolute path to a kernel source tree
+	Ref    string  `toml:"ref"`    // optional git ref (commit, tag, branch) in Tree
+	Debian *Debian `toml:"debian"` // a linux-source-X.Y package
+	// Config is the fragment applied on top of make tinyconfig; a relative
+	// path is taken from the kernel file's directory. Default
+	// "configs/coldstart.config".
+	Config string `toml:"config"`
+}
+
+// DefaultFragment is the config fragment a build uses when the kernel file
+// names none, relative to the kernel file's directory.
+const DefaultFragment = "configs/coldstart.config"
+
+// FragmentPath returns the absolute path of the fragment of a build kernel.
+func (k Kernel) FragmentPath() string {
+	frag := DefaultFragment
+	if k.Build != nil && k.Build.Config != "" {
+		frag = k.Build.Config
+	}
+	if filepath.IsAbs(frag) {
+		return frag
+	}
+	base := "."
+	if k.File != "" {
+		base = filepath.Dir(k.File)
+	}
+	p, err := filepath.Abs(filepath.Join(base, frag))
+	if err != nil {
+		return filepath.Join(base, frag)
+	}
+	return p
 }
 
 // Local names a kernel image already on disk.
@@ -53,6 +117,8 @@ type kernelFile struct {
 	Version string  `toml:"version"`
 	Source  string  `toml:"source"`
 	Debian  *Debian `toml:"debian"`
+	GoMod   *GoMod  `toml:"gomod"`
+	Build   *Build  `toml:"build"`
 	File    *Local  `toml:"file"`
 }
 
@@ -71,6 +137,10 @@ var (
 	debPackageRE = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+$`)
 	debVersionRE = regexp.MustCompile(`^([0-9]+:)?[0-9][A-Za-z0-9.+~:-]*$`)
 	sha256RE     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	modulePathRE = regexp.MustCompile(`^[a-z0-9][A-Za-z0-9._~/-]*$`)
+	modVersionRE = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+incompatible)?$`)
+	h1RE         = regexp.MustCompile(`^h1:[A-Za-z0-9+/]{43}=$`)
+	gitRefRE     = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._/~^-]*$`)
 )
 
 // fileError builds an ErrInvalidKernelFile error naming the file and field.
@@ -102,7 +172,7 @@ func LoadFile(path string) (Kernel, error) {
 			keys[i] = k.String()
 		}
 		return Kernel{}, fileError(path, keys[0],
-			"unknown key (unknown: %s); known keys are name, version, source, [debian] suite/package/version/sha256, [file] path/sha256: remove it or fix its spelling",
+			"unknown key (unknown: %s); known keys are name, version, source, [debian] suite/package/version/sha256, [debian.config] package/version/sha256, [gomod] module/version/path/sha256/sum, [build] tree/ref/config, [build.debian] suite/package/version/sha256, [file] path/sha256: remove it or fix its spelling",
 			strings.Join(keys, ", "))
 	}
 	k := Kernel{
@@ -111,6 +181,8 @@ func LoadFile(path string) (Kernel, error) {
 		Source:  raw.Source,
 		File:    path,
 		Debian:  raw.Debian,
+		GoMod:   raw.GoMod,
+		Build:   raw.Build,
 		Local:   raw.File,
 	}
 	if err := k.validate(); err != nil {
@@ -137,39 +209,31 @@ func (k *Kernel) validate() error {
 	case k.Source == "":
 		return fileError(f, "source", "missing: add source = one of %s", quoteList(knownSources))
 	}
+	sections := map[string]bool{
+		SourceDebian: k.Debian != nil,
+		SourceGoMod:  k.GoMod != nil,
+		SourceBuild:  k.Build != nil,
+		SourceFile:   k.Local != nil,
+	}
+	if !contains(knownSources, k.Source) {
+		return fileError(f, "source", "%q is not a known source: use one of %s", k.Source, quoteList(knownSources))
+	}
+	for _, src := range knownSources {
+		if sections[src] && src != k.Source {
+			return fileError(f, src, "a [%s] section is given but source = %q: remove the section or set source = %q", src, k.Source, src)
+		}
+	}
 	switch k.Source {
 	case SourceDebian:
-		if k.Local != nil {
-			return fileError(f, "file", "a [file] section is given but source = %q: remove the section or set source = \"file\"", k.Source)
-		}
-		d := k.Debian
-		if d == nil {
+		if k.Debian == nil {
 			return fileError(f, "debian", "missing: source = \"debian\" needs a [debian] section with suite, package, version and sha256")
 		}
-		switch {
-		case d.Suite == "":
-			return fileError(f, "debian.suite", "missing: add suite = \"<Debian suite>\", e.g. \"bookworm-security\"")
-		case !suiteRE.MatchString(d.Suite):
-			return fileError(f, "debian.suite", "%q is not a Debian suite name (e.g. bookworm, bookworm-security, sid)", d.Suite)
-		case d.Package == "":
-			return fileError(f, "debian.package", "missing: add package = \"<exact package name>\", e.g. \"linux-image-6.1.0-57-cloud-amd64\"")
-		case !debPackageRE.MatchString(d.Package):
-			return fileError(f, "debian.package", "%q is not an exact Debian package name (no patterns or architecture suffixes)", d.Package)
-		case d.Version == "":
-			return fileError(f, "debian.version", "missing: add version = \"<exact Debian version>\" as shown by apt-cache policy")
-		case !debVersionRE.MatchString(d.Version):
-			return fileError(f, "debian.version", "%q is not a Debian package version", d.Version)
-		case d.SHA256 == "":
-			return fileError(f, "debian.sha256", "missing: add sha256 = \"<64 hex digits>\", the SHA-256 of the .deb (the SHA256 line of apt-cache show %s=%s, checked with sha256sum after apt-get download)", d.Package, d.Version)
-		}
-		d.SHA256 = strings.ToLower(d.SHA256)
-		if !sha256RE.MatchString(d.SHA256) {
-			return fileError(f, "debian.sha256", "%q is not a SHA-256: give 64 hex digits", d.SHA256)
-		}
+		return validateDebian(f, "debian", k.Debian, true)
+	case SourceGoMod:
+		return validateGoMod(f, k.GoMod)
+	case SourceBuild:
+		return validateBuild(f, k.Build)
 	case SourceFile:
-		if k.Debian != nil {
-			return fileError(f, "debian", "a [debian] section is given but source = %q: remove the section or set source = \"debian\"", k.Source)
-		}
 		l := k.Local
 		switch {
 		case l == nil:
@@ -185,8 +249,109 @@ func (k *Kernel) validate() error {
 				return fileError(f, "file.sha256", "%q is not a SHA-256: give 64 hex digits or leave it empty", l.SHA256)
 			}
 		}
-	default:
-		return fileError(f, "source", "%q is not a known source: use one of %s", k.Source, quoteList(knownSources))
+	}
+	return nil
+}
+
+// validateDebian checks a [debian] (or [build.debian]) section; sec is its
+// name in messages. allowConfig permits a [<sec>.config] sub-section.
+func validateDebian(f, sec string, d *Debian, allowConfig bool) error {
+	switch {
+	case d.Suite == "":
+		return fileError(f, sec+".suite", "missing: add suite = \"<Debian suite>\", e.g. \"bookworm-security\"")
+	case !suiteRE.MatchString(d.Suite):
+		return fileError(f, sec+".suite", "%q is not a Debian suite name (e.g. bookworm, bookworm-security, sid)", d.Suite)
+	case d.Package == "":
+		return fileError(f, sec+".package", "missing: add package = \"<exact package name>\", e.g. \"linux-image-6.1.0-57-cloud-amd64\"")
+	case !debPackageRE.MatchString(d.Package):
+		return fileError(f, sec+".package", "%q is not an exact Debian package name (no patterns or architecture suffixes)", d.Package)
+	case d.Version == "":
+		return fileError(f, sec+".version", "missing: add version = \"<exact Debian version>\" as shown by apt-cache policy")
+	case !debVersionRE.MatchString(d.Version):
+		return fileError(f, sec+".version", "%q is not a Debian package version", d.Version)
+	case d.SHA256 == "":
+		return fileError(f, sec+".sha256", "missing: add sha256 = \"<64 hex digits>\", the SHA-256 of the .deb (the SHA256 line of apt-cache show %s=%s, checked with sha256sum after apt-get download)", d.Package, d.Version)
+	}
+	d.SHA256 = strings.ToLower(d.SHA256)
+	if !sha256RE.MatchString(d.SHA256) {
+		return fileError(f, sec+".sha256", "%q is not a SHA-256: give 64 hex digits", d.SHA256)
+	}
+	c := d.Config
+	if c == nil {
+		return nil
+	}
+	if !allowConfig {
+		return fileError(f, sec+".config", "not allowed here: only a [debian] kernel image may name a config package")
+	}
+	if c.Version == "" {
+		c.Version = d.Version
+	}
+	c.SHA256 = strings.ToLower(c.SHA256)
+	switch {
+	case c.Package == "":
+		return fileError(f, sec+".config.package", "missing: add package = \"<exact package name>\", e.g. \"linux-base-7.2.13+deb14-cloud-amd64\"")
+	case !debPackageRE.MatchString(c.Package):
+		return fileError(f, sec+".config.package", "%q is not an exact Debian package name", c.Package)
+	case !debVersionRE.MatchString(c.Version):
+		return fileError(f, sec+".config.version", "%q is not a Debian package version", c.Version)
+	case !sha256RE.MatchString(c.SHA256):
+		return fileError(f, sec+".config.sha256", "%q is not a SHA-256: give the 64 hex digits of the .deb", c.SHA256)
+	}
+	return nil
+}
+
+func validateGoMod(f string, g *GoMod) error {
+	if g == nil {
+		return fileError(f, "gomod", "missing: source = \"gomod\" needs a [gomod] section with module, version and sha256")
+	}
+	if g.Path == "" {
+		g.Path = "vmlinuz"
+	}
+	g.SHA256 = strings.ToLower(g.SHA256)
+	switch {
+	case g.Module == "":
+		return fileError(f, "gomod.module", "missing: add module = \"<module path>\", e.g. \"github.com/gokrazy/kernel.amd64\"")
+	case !modulePathRE.MatchString(g.Module) || strings.Contains(g.Module, ".."):
+		return fileError(f, "gomod.module", "%q is not a Go module path", g.Module)
+	case g.Version == "":
+		return fileError(f, "gomod.version", "missing: add version = \"<exact version>\", e.g. \"v0.0.0-20260705070735-de680abf072b\" (never a query such as latest)")
+	case !modVersionRE.MatchString(g.Version):
+		return fileError(f, "gomod.version", "%q is not an exact module version (vX.Y.Z or a pseudo-version; queries such as latest are not pins)", g.Version)
+	case path.IsAbs(g.Path) || path.Clean(g.Path) != g.Path || strings.HasPrefix(g.Path, "../") || g.Path == "..":
+		return fileError(f, "gomod.path", "%q is not a clean relative path inside the module", g.Path)
+	case g.SHA256 == "":
+		return fileError(f, "gomod.sha256", "missing: add sha256 = \"<64 hex digits>\", the SHA-256 of %s inside the module (sha256sum it after go mod download -json %s@%s)", g.Path, g.Module, g.Version)
+	case !sha256RE.MatchString(g.SHA256):
+		return fileError(f, "gomod.sha256", "%q is not a SHA-256: give 64 hex digits", g.SHA256)
+	case g.Sum != "" && !h1RE.MatchString(g.Sum):
+		return fileError(f, "gomod.sum", "%q is not a go.sum hash: give \"h1:<base64>=\" (the Sum of go mod download -json) or leave it out", g.Sum)
+	}
+	return nil
+}
+
+func validateBuild(f string, b *Build) error {
+	if b == nil {
+		return fileError(f, "build", "missing: source = \"build\" needs a [build] section with tree (and optionally ref) or a [build.debian] section naming a linux-source package")
+	}
+	switch {
+	case b.Tree == "" && b.Debian == nil:
+		return fileError(f, "build", "no source tree: set tree = \"/abs/path/to/linux\" or add a [build.debian] section naming a linux-source-X.Y package")
+	case b.Tree != "" && b.Debian != nil:
+		return fileError(f, "build.tree", "both tree and [build.debian] are given: keep one")
+	case b.Tree != "" && !filepath.IsAbs(b.Tree):
+		return fileError(f, "build.tree", "%q is not absolute: give an absolute path", b.Tree)
+	case b.Ref != "" && b.Tree == "":
+		return fileError(f, "build.ref", "a git ref needs tree = the git repository it lives in")
+	case b.Ref != "" && (!gitRefRE.MatchString(b.Ref) || strings.Contains(b.Ref, "..")):
+		return fileError(f, "build.ref", "%q is not a git ref (a commit, tag or branch name)", b.Ref)
+	}
+	if b.Debian != nil {
+		if err := validateDebian(f, "build.debian", b.Debian, false); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(b.Debian.Package, "linux-source-") {
+			return fileError(f, "build.debian.package", "%q is not a Debian kernel source package: use linux-source-X.Y (e.g. linux-source-6.1)", b.Debian.Package)
+		}
 	}
 	return nil
 }
