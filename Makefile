@@ -11,7 +11,7 @@ CI_FUZZ  ?= 3000x
 # Packages with goroutines, run again under the race detector.
 RACE_PKGS = ./event/... ./harness/qemu/... ./harness/matrix/... ./internal/... ./runtime/... ./cmd/csrun/...
 
-.PHONY: all setup build csrun matrix test lint unit fuzz bench bench-runtime clean
+.PHONY: all setup build csrun matrix test test-long e2e-bisect lint unit fuzz bench bench-runtime clean
 
 all: build
 
@@ -51,6 +51,16 @@ unit:
 	$(GO) test -run '^$$' -fuzz FuzzExtractVmlinux -fuzztime $(CI_FUZZ) ./harness/kernels
 	$(GO) test -run '^$$' -fuzz FuzzLoadFile -fuzztime $(CI_FUZZ) ./harness/kernels
 	$(GO) test -run '^$$' -fuzz FuzzValidateConfig -fuzztime $(CI_FUZZ) ./runtime/bundle
+
+# The long tests: a real kernel build from Debian's linux-source-6.1 (12-15
+# min on 2 cores) and explain on two traced kernels (5+ min under TCG).
+test-long: setup
+	COLDSTART_LONG=1 $(GO) test -count=1 -timeout 60m -run 'TestBuildFromDebianSource|TestExplainRealKernels' ./harness/kernels/ ./harness/explain/
+
+# Real kernel: bisect and ci on a 9-commit linux-source-6.1 history (first
+# run 20-40 min). For a nightly or weekly job, not every push.
+e2e-bisect: setup build
+	scripts/e2e-bisect.sh
 
 # Longer fuzzing, for a quiet machine.
 fuzz:

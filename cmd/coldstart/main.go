@@ -8,6 +8,10 @@
 //	                 [--accel auto|kvm|tcg] [--append "WORDS"] [--jobs J]
 //	                 [--shard i/n] [--resume RUN_DIR]
 //	coldstart merge OUT_DIR RUN_DIR...
+//	coldstart compare BASE NEW | baseline update RUN_DIR | report RUN_DIR... --html F | history DIR
+//	coldstart explain A B --scenario NAME
+//	coldstart ci --tree DIR --base REF (--head REF | --patches DIR)
+//	coldstart bisect --tree DIR --good REF --bad REF --scenario NAME
 //	coldstart kernels list | fetch NAME... | build --tree DIR | check IMAGE | update NAME...
 //
 // matrix boots every kernel in kernels/ (or those named) in QEMU with an
@@ -102,7 +106,11 @@ const usage = `usage:
                                     one HTML page for a whole matrix, beside the baselines
   coldstart history DIR             the run where each scenario stepped, over nightly run directories
   coldstart explain A B --scenario NAME [--kernel K] [--format text|markdown|svg] [--top N]
-                                    kernel call paths whose time grew from A to B (traced runs)`
+                                    kernel call paths whose time grew from A to B (traced runs)
+  coldstart ci --tree DIR --base REF (--head REF | --patches DIR) [flags]
+                                    build, boot alternately and compare a kernel patch; exit 1 on a regression
+  coldstart bisect --tree DIR --good REF --bad REF --scenario NAME [--boots N] [--max-boots M]
+                                    name the commit that made a scenario slower (rerun to resume)`
 
 func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	if len(args) == 0 {
@@ -126,6 +134,10 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return runMerge(stdout, stderr, args[1:])
 	case "explain":
 		return runExplain(ctx, stdout, stderr, args[1:])
+	case "ci":
+		return runCI(ctx, stdout, stderr, args[1:])
+	case "bisect":
+		return runBisect(ctx, stdout, stderr, args[1:])
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"coldstart/harness/bisect"
+	"coldstart/harness/kernels"
+	"coldstart/internal/atomicfile"
+)
+
+const bisectUsage = `usage: coldstart bisect --tree DIR --good REF --bad REF --scenario NAME [flags]
+
+Names the commit between GOOD and BAD that made SCENARIO slower (or
+faster). It first boots good and bad alternately and refuses, with the
+numbers, when they do not differ significantly. Then it runs git bisect in a
+private clone of the tree (the tree's checkout is never touched): each step
+builds the commit (incrementally, in one build directory per tree and
+config), boots it, and classifies it by which end it is statistically
+closer to, adding boots while that is unknown, up to --max-boots; a commit
+that does not build or boot is skipped (git bisect run's 125). It prints the
+first bad commit with the evidence of every step; the state, each step's
+build and console logs, and report.txt are kept in --out. Run the same
+command again to resume an interrupted bisect.
+
+Exit status: 0 the first bad commit was named, 1 inconclusive (skipped
+commits left several candidates), 2 refused (the ends do not differ), an
+end could not be built or booted, or a usage error; 130 interrupted.`
+
+func runBisect(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	return runBisectWith(ctx, stdout, stderr, args, realLab())
+}
+
+func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb lab) error {
+	src, srcErr := sourceDir()
+	fs := flag.NewFlagSet("bisect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, bisectUsage); fs.PrintDefaults() }
+	tree := fs.String("tree", "", "the kernel's git repository")
+	good := fs.String("good", "", "a ref where the scenario is fast")
+	bad := fs.String("bad", "", "a later ref where it is slow")
+	scen := fs.String("scenario", "", "the scenario to bisect (e.g. ipcns)")
+	boots := fs.Int("boots", 5, "boots per measurement (at least 5 for p ≤ 0.01)")
+	maxBoots := fs.Int("max-boots", 15, "boots a commit may get while its verdict is unknown")
+	out := fs.String("out", "", "state, logs and report (default: results/bisect/<good>-<bad>-<scenario> in the source tree; rerun to resume)")
+	var vf vmFlags
+	vf.register(fs, src)
+	var cf compareFlags
+	cf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef("bisect takes no arguments, got %q", fs.Args())
+	case *tree == "" || *good == "" || *bad == "" || *scen == "":
+		return usagef("bisect needs --tree DIR, --good REF, --bad REF and --scenario NAME")
+	case *boots < 1 || *maxBoots < *boots:
+		return usagef("--boots must be at least 1 and --max-boots at least --boots")
+	}
+	if err := vf.check(); err != nil {
+		return err
+	}
+	co, err := cf.options()
+	if err != nil {
+		return err
+	}
+	names, err := parseScenarios(*scen)
+	if err != nil {
+		return err
+	}
+	if len(names) != 1 {
+		return usagef("--scenario names one scenario")
+	}
+	if srcErr != nil {
+		return setupError{srcErr}
+	}
+	cache, err := kernels.DefaultCacheDir()
+	if err != nil {
+		return setupError{err}
+	}
+	w, err := bisect.OpenWorkspace(ctx, *tree, cache)
+	if err != nil {
+		return usageError{err}
+	}
+	defer w.Close()
+	outDir := *out
+	if outDir == "" {
+		outDir = filepath.Join(src, "results", "bisect", sanitize(*good+"-"+*bad+"-"+names[0]))
+	}
+	if err := checkWritable(outDir); err != nil {
+		return setupError{err}
+	}
+	m, err := lb.measurer(ctx, stderr, src, cache, names, vf)
+	if err != nil {
+		return err
+	}
+	st, err := bisect.Run(ctx, bisect.Options{
+		Work: w, Good: *good, Bad: *bad, Scenario: names[0], Boots: *boots, MaxBoots: *maxBoots, Compare: co,
+		Builder:  lb.builder(cache, vf.fragment, "bisect-"+sanitize(filepath.Base(w.Repo)), vf.makeJobs),
+		Measurer: m, Out: outDir, Progress: stderr,
+	})
+	if st != nil && st.Measured && (err == nil || errors.Is(err, bisect.ErrInconclusive)) {
+		report := filepath.Join(outDir, "report.txt")
+		if werr := atomicfile.Write(report, 0o644, func(wr io.Writer) error { return bisect.WriteTable(wr, st) }); werr != nil {
+			return werr
+		}
+		if werr := bisect.WriteTable(stdout, st); werr != nil {
+			return werr
+		}
+		fmt.Fprintf(stdout, "\nstate, logs and this report: %s\n", outDir)
+	}
+	var ge *bisect.GitError
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		fmt.Fprintf(stderr, "coldstart: rerun the same command to resume the bisect from %s\n", outDir)
+		return err
+	case errors.Is(err, bisect.ErrInconclusive):
+		return err
+	case errors.Is(err, bisect.ErrNotDifferent), errors.As(err, &ge):
+		return usageError{err}
+	default:
+		return setupError{err}
+	}
+}

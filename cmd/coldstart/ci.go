@@ -1,0 +1,197 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"time"
+
+	"coldstart/guest/container"
+	"coldstart/guest/scenario"
+	"coldstart/harness/bisect"
+	"coldstart/harness/ci"
+	"coldstart/harness/compare"
+	"coldstart/harness/guestimage"
+	"coldstart/harness/kernels"
+	"coldstart/harness/matrix"
+	"coldstart/harness/qemu"
+)
+
+const ciUsage = `usage: coldstart ci --tree DIR --base REF (--head REF | --patches DIR) [flags]
+
+Builds the base and the patched kernel of a git tree with the config
+fragment, boots them alternately (base, head, base, head, ...), compares
+them with the verdict rule and writes report.md, report.txt and junit.xml
+into --out. The tree's checkout is never touched: the work happens in a
+private clone under the cache. Exit status: 0 nothing regressed, 1 a
+scenario regressed, 2 a kernel could not be built or booted (the log's tail
+is printed), 130 interrupted.`
+
+// lab makes the builder and measurer of ci and bisect; tests give fakes.
+type lab struct {
+	builder  func(cache, fragment, name string, jobs int) bisect.Builder
+	measurer func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (bisect.Measurer, error)
+}
+
+func realLab() lab {
+	return lab{
+		builder: func(cache, fragment, name string, jobs int) bisect.Builder {
+			return &bisect.KernelBuilder{Fetcher: &kernels.Fetcher{CacheDir: cache, Jobs: jobs}, Fragment: fragment, Name: name}
+		},
+		measurer: func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (bisect.Measurer, error) {
+			containers := false
+			for _, n := range scenarios {
+				containers = containers || container.IsContainer(n)
+			}
+			ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Containers: containers})
+			if err != nil {
+				return nil, setupError{err}
+			}
+			dl := matrix.DefaultDeadlines()
+			return &bisect.QEMUMeasurer{Initrd: ir.Path, Scenarios: scenarios, Iterations: vf.iterations, Warmups: vf.warmups,
+				Accel: vf.accel, CPUs: vf.cpus, MemoryMB: vf.memory, Deadlines: dl, Progress: prefixWriter(stderr, "  ")}, nil
+		},
+	}
+}
+
+// vmFlags are the boot flags ci and bisect share with matrix.
+type vmFlags struct {
+	iterations, warmups, cpus, memory, makeJobs int
+	accel, fragment, cacheDir                   string
+}
+
+func (vf *vmFlags) register(fs *flag.FlagSet, src string) {
+	fs.IntVar(&vf.iterations, "iterations", 20, "timed iterations per scenario per boot")
+	fs.IntVar(&vf.warmups, "warmups", 3, "untimed iterations before the timed ones")
+	fs.StringVar(&vf.accel, "accel", "auto", "auto (KVM if a probe boot works, else TCG), kvm or tcg")
+	fs.IntVar(&vf.cpus, "cpus", 2, "guest vCPUs (at least 2: on one CPU older kernels skip RCU grace periods)")
+	fs.IntVar(&vf.memory, "memory", 1024, "guest memory in MiB")
+	fs.StringVar(&vf.fragment, "config", filepath.Join(src, "kernels", kernels.DefaultFragment), "config fragment applied on top of make tinyconfig")
+	fs.IntVar(&vf.makeJobs, "make-jobs", 0, "make -j for kernel builds (default: host CPUs)")
+}
+
+func (vf *vmFlags) check() error {
+	if vf.iterations < 1 || vf.warmups < 0 || vf.cpus < 1 {
+		return usagef("--iterations and --cpus must be at least 1, --warmups at least 0")
+	}
+	switch vf.accel {
+	case "auto", qemu.AccelKVM, qemu.AccelTCG:
+	default:
+		return usagef("--accel %q: want auto, kvm or tcg", vf.accel)
+	}
+	abs, err := filepath.Abs(vf.fragment)
+	if err != nil {
+		return usageError{err}
+	}
+	vf.fragment = abs
+	return nil
+}
+
+func runCI(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	return runCIWith(ctx, stdout, stderr, args, realLab())
+}
+
+func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb lab) error {
+	src, srcErr := sourceDir()
+	fs := flag.NewFlagSet("ci", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(stderr, ciUsage); fs.PrintDefaults() }
+	tree := fs.String("tree", "", "the kernel's git repository")
+	base := fs.String("base", "", "the base ref")
+	head := fs.String("head", "", "the patched ref (or --patches)")
+	patches := fs.String("patches", "", "a directory of patches (git format-patch output), applied with git am onto --base")
+	scenarios := fs.String("scenarios", "", "comma-separated scenarios (default: all kernel primitives)")
+	boots := fs.Int("boots", 6, "boots of each kernel, alternated (at least 5 for p ≤ 0.01)")
+	out := fs.String("out", "", "report directory (default: results/ci/<UTC stamp> in the source tree)")
+	var vf vmFlags
+	vf.register(fs, src)
+	var cf compareFlags
+	cf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err}
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usagef("ci takes no arguments, got %q", fs.Args())
+	case *tree == "" || *base == "":
+		return usagef("ci needs --tree DIR and --base REF")
+	case (*head == "") == (*patches == ""):
+		return usagef("ci needs one of --head REF and --patches DIR")
+	case *boots < 1:
+		return usagef("--boots must be at least 1")
+	}
+	if err := vf.check(); err != nil {
+		return err
+	}
+	co, err := cf.options()
+	if err != nil {
+		return err
+	}
+	names, err := ciScenarios(*scenarios)
+	if err != nil {
+		return err
+	}
+	if srcErr != nil {
+		return setupError{srcErr}
+	}
+	cache, err := kernels.DefaultCacheDir()
+	if err != nil {
+		return setupError{err}
+	}
+	outDir := *out
+	if outDir == "" {
+		outDir = filepath.Join(src, "results", "ci", matrix.Stamp(time.Now()))
+	}
+	if err := checkWritable(outDir); err != nil {
+		return setupError{err}
+	}
+	w, err := bisect.OpenWorkspace(ctx, *tree, cache)
+	if err != nil {
+		return usageError{err}
+	}
+	defer w.Close()
+	m, err := lb.measurer(ctx, stderr, src, cache, names, vf)
+	if err != nil {
+		return err
+	}
+	res, err := ci.Run(ctx, ci.Options{
+		Work: w, Base: *base, Head: *head, Patches: *patches, Boots: *boots, Compare: co,
+		Builder:  lb.builder(cache, vf.fragment, "ci-"+sanitize(filepath.Base(w.Repo)), vf.makeJobs),
+		Measurer: m, Out: outDir, Progress: stderr,
+	})
+	var ie *ci.InfraError
+	switch {
+	case errors.As(err, &ie):
+		return setupError{err}
+	case err != nil && ctx.Err() != nil:
+		return err
+	case err != nil:
+		var ge *bisect.GitError
+		if errors.As(err, &ge) {
+			return usageError{err}
+		}
+		return setupError{err}
+	}
+	if err := compare.WriteText(stdout, res.Report); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nreports: %s, %s, %s\n", res.Markdown, res.JUnit, res.Text)
+	if res.Regressed() {
+		return fmt.Errorf("%w: head %.12s is slower than base %.12s (see %s)", errRegressed, res.Head, res.Base, res.Markdown)
+	}
+	return nil
+}
+
+// ciScenarios: the named scenarios, or every kernel primitive.
+func ciScenarios(list string) ([]string, error) {
+	if list == "" {
+		return scenario.Names(), nil
+	}
+	return parseScenarios(list)
+}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"testing"
+
+	"coldstart/harness/bisect"
+	"coldstart/harness/bisect/bisecttest"
+)
+
+// fakeLab builds with bisecttest's fakes: commits holding the delay file
+// are 2x slower.
+func fakeLab(b *bisecttest.Builder, m *bisecttest.Measurer) lab {
+	return lab{
+		builder: func(cache, fragment, name string, jobs int) bisect.Builder { return b },
+		measurer: func(context.Context, io.Writer, string, string, []string, vmFlags) (bisect.Measurer, error) {
+			return m, nil
+		},
+	}
+}
+
+func TestCIExitCodes(t *testing.T) {
+	t.Setenv("COLDSTART_CACHE", t.TempDir())
+	repo, commits := bisecttest.Repo(t, 9, 5)
+	patches := t.TempDir()
+	bisecttest.Git(t, repo, "format-patch", "--quiet", "-1", "-o", patches, commits[5])
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		fail  map[string]bool
+		code  int
+		wants string
+	}{
+		{"harmless head", []string{"--base", commits[6], "--head", commits[8]}, nil, 0, "1 comparisons"},
+		{"slow head", []string{"--base", commits[4], "--head", commits[5]}, nil, 1, "regressed"},
+		{"slow patch", []string{"--base", commits[4], "--patches", patches}, nil, 1, "regressed"},
+		{"head does not build", []string{"--base", commits[4], "--head", commits[6]}, map[string]bool{"commit 6": true}, 2, "error: expected ';'"},
+		{"no head", []string{"--base", commits[4]}, nil, 2, "one of --head"},
+		{"bad ref", []string{"--base", "nosuchref", "--head", commits[5]}, nil, 2, "nosuchref"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &bisecttest.Builder{Fail: tc.fail}
+			m := &bisecttest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 20e6, BootSpread: 0.1}
+			var stdout, stderr bytes.Buffer
+			args := append([]string{"--tree", repo, "--scenarios", "ipcns", "--out", t.TempDir()}, tc.args...)
+			err := runCIWith(context.Background(), &stdout, &stderr, args, fakeLab(b, m))
+			code := exitCode(context.Background(), &stderr, err)
+			if code != tc.code || !strings.Contains(stdout.String()+stderr.String(), tc.wants) {
+				t.Errorf("exit %d (want %d), output lacks %q?\nstdout:\n%s\nstderr:\n%s", code, tc.code, tc.wants, stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
+func TestBisectCommand(t *testing.T) {
+	t.Setenv("COLDSTART_CACHE", t.TempDir())
+	repo, commits := bisecttest.Repo(t, 9, 3)
+	b := &bisecttest.Builder{}
+	m := &bisecttest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 20e6, BootSpread: 0.1}
+	var stdout, stderr bytes.Buffer
+	out := t.TempDir()
+	args := []string{"--tree", repo, "--good", commits[0], "--bad", commits[8], "--scenario", "ipcns", "--out", out}
+	err := runBisectWith(context.Background(), &stdout, &stderr, args, fakeLab(b, m))
+	if code := exitCode(context.Background(), &stderr, err); code != 0 {
+		t.Fatalf("exit %d: %v\n%s", code, err, stderr.String())
+	}
+	if want := "first bad commit: " + commits[3] + " commit 3"; !strings.Contains(stdout.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, stdout.String())
+	}
+
+	// Equal ends: refused with exit 2 and the numbers.
+	m = &bisecttest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 10e6, BootSpread: 0.1}
+	stdout.Reset()
+	stderr.Reset()
+	args = []string{"--tree", repo, "--good", commits[0], "--bad", commits[2], "--scenario", "ipcns", "--out", t.TempDir(), "--max-boots", "5"}
+	err = runBisectWith(context.Background(), &stdout, &stderr, args, fakeLab(b, m))
+	if code := exitCode(context.Background(), &stderr, err); code != 2 || !strings.Contains(stderr.String(), "do not differ significantly") {
+		t.Errorf("equal ends: exit %d, stderr:\n%s", code, stderr.String())
+	}
+}

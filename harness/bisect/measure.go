@@ -1,0 +1,95 @@
+package bisect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"coldstart/guest/agent"
+	"coldstart/harness/matrix"
+	"coldstart/harness/qemu"
+	"coldstart/harness/results"
+)
+
+// Measurer boots kernels and returns one result file per target, in the
+// order of targets. An implementation must boot the targets alternately
+// (boot 0 of every target, then boot 1, ...) so that drift of the machine
+// during the call falls on all of them alike.
+type Measurer interface {
+	Measure(ctx context.Context, targets []matrix.Target, boots int, dir string) ([]*results.File, error)
+}
+
+// QEMUMeasurer measures with matrix.Run, one VM at a time: matrix.Units
+// orders the units boot-major (t0 boot 0, t1 boot 0, t0 boot 1, ...) and a
+// single job takes them in that order, which is the alternation Measurer
+// promises.
+type QEMUMeasurer struct {
+	Initrd     string
+	Scenarios  []string
+	Iterations int
+	Warmups    int
+	Accel      string // "auto" probes KVM with the first kernel measured
+	CPUs       int
+	MemoryMB   int
+	Append     []string
+	Deadlines  matrix.Deadlines
+	Progress   io.Writer
+
+	// run is matrix.Run; tests replace it.
+	run func(context.Context, matrix.Options) ([]*results.File, error)
+}
+
+// Measure implements Measurer. A run in which some boots failed still
+// returns its files (the boots that worked count); an error is returned
+// only when a target has no good boot at all.
+func (m *QEMUMeasurer) Measure(ctx context.Context, targets []matrix.Target, boots int, dir string) ([]*results.File, error) {
+	progress := m.Progress
+	if progress == nil {
+		progress = io.Discard
+	}
+	if m.Accel == "" || m.Accel == "auto" {
+		probe := qemu.Options{Kernel: targets[0].Image.Boot(), Initrd: m.Initrd, CPUs: m.CPUs, MemoryMB: m.MemoryMB,
+			Append: agent.Plan{Iterations: 1, Warmups: 0}.Cmdline()}
+		ok, why := qemu.ProbeKVM(ctx, probe, 30*time.Second)
+		m.Accel = qemu.AccelTCG
+		if ok {
+			m.Accel = qemu.AccelKVM
+		}
+		fmt.Fprintf(progress, "accelerator: %s (%s)\n", m.Accel, why)
+	}
+	run := m.run
+	if run == nil {
+		run = matrix.Run
+	}
+	files, err := run(ctx, matrix.Options{
+		Targets: targets, Initrd: m.Initrd, Scenarios: m.Scenarios,
+		Boots: boots, Iterations: m.Iterations, Warmups: m.Warmups,
+		Accel: m.Accel, CPUs: m.CPUs, MemoryMB: m.MemoryMB, Append: m.Append,
+		Deadlines: m.Deadlines, OutDir: dir, Progress: progress,
+		Jobs: 1, // strict alternation; see the type's comment
+	})
+	if err != nil && !errors.Is(err, matrix.ErrBootsFailed) {
+		return files, err
+	}
+	for _, f := range files {
+		if goodBoots(f) == 0 {
+			return files, fmt.Errorf("%w: no boot of %s worked: %v", ErrBoot, f.Kernel.Name, err)
+		}
+	}
+	return files, nil
+}
+
+// ErrBoot is wrapped when a kernel did not boot or its agent did not run.
+var ErrBoot = errors.New("kernel did not boot")
+
+func goodBoots(f *results.File) int {
+	n := 0
+	for _, b := range f.Boots {
+		if b.Status == results.StatusOK {
+			n++
+		}
+	}
+	return n
+}
