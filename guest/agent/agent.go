@@ -273,6 +273,10 @@ func unsupportedOrFailed(enc *event.Encoder, o Options, name string, err error) 
 		fmt.Fprintf(o.Console, "csagent: %s unsupported: %v\n", name, err)
 		return enc.Encode(&event.Event{Type: event.TypeUnsupported, Unsupported: &event.Unsupported{Scenario: name, Option: ue.Option, Reason: err.Error()}})
 	}
+	if errors.Is(err, container.ErrNotSupported) {
+		fmt.Fprintf(o.Console, "csagent: %s unsupported: %v\n", name, err)
+		return enc.Encode(&event.Event{Type: event.TypeUnsupported, Unsupported: &event.Unsupported{Scenario: name, Reason: err.Error()}})
+	}
 	return failed(enc, o, name, err)
 }
 

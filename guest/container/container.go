@@ -169,6 +169,9 @@ func (s Scenario) Run(ctx context.Context, iter int) (Sample, error) {
 		if len(msg) > 2000 {
 			msg = msg[len(msg)-2000:]
 		}
+		if opt := missingOption(msg); opt != "" {
+			return Sample{}, fmt.Errorf("%w: %s needs %s, which this kernel lacks: %s", ErrNotSupported, s.Runtime, opt, msg)
+		}
 		return Sample{}, fmt.Errorf("%s %s: %v: %s", s.Runtime, strings.Join(args, " "), err, msg)
 	}
 	smp := Sample{WallNS: wall.Nanoseconds(), OpNS: wall.Nanoseconds()}
@@ -182,6 +185,18 @@ func (s Scenario) Run(ctx context.Context, iter int) (Sample, error) {
 		}
 	}
 	return smp, nil
+}
+
+// missingOption recognizes a runtime failure caused by a kernel option
+// the guest lacks: crun writes /proc/self/setgroups, which exists only with
+// CONFIG_USER_NS, even for a container without a user namespace.
+func missingOption(msg string) string {
+	if strings.Contains(msg, "/proc/self/setgroups") {
+		if _, err := os.Stat("/proc/self/ns/user"); err != nil {
+			return "CONFIG_USER_NS"
+		}
+	}
+	return ""
 }
 
 // cleanup removes what a failed run may have left.
