@@ -43,6 +43,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"unknown kernel", []string{"matrix", "--kernels", "no-such-kernel", "--out", "/tmp/coldstart-test-unused"}, "no-such-kernel"},
 		{"bad boots", []string{"matrix", "--boots", "0"}, "--boots"},
 		{"bad accel", []string{"matrix", "--accel", "xen"}, "--accel"},
+		{"bad tcg thread", []string{"matrix", "--tcg-thread", "many"}, "--tcg-thread"},
 		{"harness words in append", []string{"matrix", "--append", "coldstart.iterations=3"}, "coldstart.*"},
 		{"stray argument", []string{"matrix", "extra"}, "no arguments"},
 		{"unknown flag", []string{"matrix", "--frob"}, "frob"},

@@ -31,6 +31,7 @@ type matrixFlags struct {
 	iterations int
 	slowIters  int
 	trace      int
+	tcgThread  string
 	warmups    int
 	out        string
 	accel      string
@@ -60,6 +61,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs.IntVar(&mf.trace, "trace", 0, "after the timed iterations, trace this many more per scenario with function_graph (for coldstart explain)")
 	fs.StringVar(&mf.out, "out", "", "run directory (default: results/runs/<UTC stamp> in the source tree)")
 	fs.StringVar(&mf.accel, "accel", "auto", "auto (KVM if a probe boot works, else TCG), kvm or tcg")
+	fs.StringVar(&mf.tcgThread, "tcg-thread", "single", "under TCG, single (all vCPUs on one host thread; the guest still has --cpus CPUs) or multi (a thread per vCPU: faster, but guests that patch their own code, as 6.12+ do when runc starts, hit int3 Oopses in about half the boots)")
 	fs.IntVar(&mf.cpus, "cpus", 2, "guest vCPUs (at least 2: on one CPU older kernels skip RCU grace periods)")
 	fs.IntVar(&mf.memory, "memory", 1024, "guest memory in MiB")
 	fs.StringVar(&mf.appendArgs, "append", "", "extra kernel command-line words")
@@ -83,6 +85,9 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	}
 	if mf.cpus < 1 {
 		return usagef("--cpus must be at least 1")
+	}
+	if mf.tcgThread != "multi" && mf.tcgThread != "single" {
+		return usagef("--tcg-thread %q: want multi or single", mf.tcgThread)
 	}
 	switch mf.accel {
 	case "auto", qemu.AccelKVM, qemu.AccelTCG:
@@ -188,7 +193,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	files, runErr := matrix.Run(ctx, matrix.Options{
 		Targets: targets, Initrd: ir.Path, Scenarios: scenarios,
 		Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Trace: mf.trace, Warmups: mf.warmups,
-		Accel: accel, CPUs: mf.cpus, MemoryMB: mf.memory, Append: appendWords,
+		Accel: accel, TCGThread: mf.tcgThread, CPUs: mf.cpus, MemoryMB: mf.memory, Append: appendWords,
 		Deadlines: dl, OutDir: outDir, Progress: stderr,
 		Jobs: mf.jobs, Shard: shard, Resume: mf.resume != "",
 	})
@@ -377,6 +382,12 @@ func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
 	}
 	mf.scenarios, mf.boots, mf.iterations, mf.warmups, mf.slowIters = want["scenarios"], plan.Boots, plan.Iterations, plan.Warmups, plan.SlowIterations
 	mf.cpus, mf.memory, mf.appendArgs, mf.trace = plan.CPUs, plan.MemoryMB, want["append"], plan.Trace
+	if plan.TCGThread != "" {
+		if set["tcg-thread"] && mf.tcgThread != plan.TCGThread {
+			return usagef("--resume: the run used --tcg-thread %s; drop --tcg-thread or give the same value", plan.TCGThread)
+		}
+		mf.tcgThread = plan.TCGThread
+	}
 	if mf.kernels == "" && mf.kernelFile == "" {
 		mf.kernels = strings.Join(names, ",")
 	}

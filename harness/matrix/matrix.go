@@ -52,9 +52,11 @@ type Options struct {
 	SlowIterations int
 	// Trace, when above 0, traces that many extra iterations per scenario
 	// with function_graph after the timed ones (for coldstart explain).
-	Trace     int
-	Warmups   int
-	Accel     string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
+	Trace   int
+	Warmups int
+	Accel   string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
+	// TCGThread is qemu.Options.TCGThread ("single" or "multi").
+	TCGThread string
 	CPUs      int
 	MemoryMB  int
 	Append    []string // extra kernel command-line words
@@ -224,6 +226,9 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, SlowIterations: o.SlowIterations, Trace: o.Trace, Warmups: o.Warmups,
 		CPUs: o.CPUs, MemoryMB: o.MemoryMB, Append: o.Append,
 	}
+	if o.Accel != qemu.AccelKVM {
+		plan.TCGThread = o.TCGThread
+	}
 	if o.Resume {
 		old, err := results.Read(st.path)
 		switch {
@@ -275,7 +280,7 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 // samePlan checks that a resumed run asks for what the first part did.
 func samePlan(a, b results.Plan) error {
 	if strings.Join(a.Scenarios, ",") != strings.Join(b.Scenarios, ",") || a.Boots != b.Boots ||
-		a.Iterations != b.Iterations || a.SlowIterations != b.SlowIterations || a.Trace != b.Trace || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
+		a.Iterations != b.Iterations || a.SlowIterations != b.SlowIterations || a.TCGThread != b.TCGThread || a.Trace != b.Trace || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
 		strings.Join(a.Append, " ") != strings.Join(b.Append, " ") {
 		return fmt.Errorf("its plan (%d boots x %d iterations of %s) differs from this one (%d x %d of %s): resume with the same flags",
 			a.Boots, a.Iterations, strings.Join(a.Scenarios, ","), b.Boots, b.Iterations, strings.Join(b.Scenarios, ","))
@@ -307,7 +312,7 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 		progress(fmt.Sprintf("boot %d of %d: %d scenarios x %d iterations, %s, %s", index, o.Boots, len(o.Scenarios), o.Iterations, o.Accel, how))
 	}
 	vmo := qemu.Options{
-		Kernel: t.Image.Boot(), Initrd: o.Initrd, Accel: o.Accel, CPUs: o.CPUs, MemoryMB: o.MemoryMB,
+		Kernel: t.Image.Boot(), Initrd: o.Initrd, Accel: o.Accel, TCGThread: o.TCGThread, CPUs: o.CPUs, MemoryMB: o.MemoryMB,
 		Append:     append(plan.Cmdline(), o.Append...),
 		ConsoleLog: filepath.Join(st.logDir, fmt.Sprintf("boot-%d.console.log", index)),
 	}

@@ -62,6 +62,10 @@ type Options struct {
 	Accel    string   // AccelKVM or AccelTCG (default)
 	CPUs     int      // default 2: older kernels skip RCU grace periods on one CPU
 	MemoryMB int      // default 1024
+	// TCGThread is "single" to run all vCPUs on one host thread under
+	// TCG (slower, but free of multi-threaded TCG's races with a guest
+	// that patches its own code); default "multi".
+	TCGThread string
 	// ConsoleLog receives everything the guest prints on ttyS0.
 	ConsoleLog string
 	// Extra arguments, appended last.
@@ -103,7 +107,11 @@ func Args(o Options, evSock, qmpSock string) []string {
 	if o.Accel == AccelKVM {
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	} else {
-		args = append(args, "-accel", "tcg", "-cpu", "max")
+		accel := "tcg"
+		if o.TCGThread == "single" {
+			accel = "tcg,thread=single"
+		}
+		args = append(args, "-accel", accel, "-cpu", "max")
 	}
 	args = append(args,
 		// ttyS0 first: the console.

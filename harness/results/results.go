@@ -93,11 +93,13 @@ type Plan struct {
 	SlowIterations int `json:"slow_iterations,omitempty"`
 	// Trace is how many iterations per scenario were traced after the
 	// timed ones (function_graph), for explain.
-	Trace    int      `json:"trace,omitempty"`
-	Warmups  int      `json:"warmups"`
-	CPUs     int      `json:"cpus"`
-	MemoryMB int      `json:"memory_mb"`
-	Append   []string `json:"append,omitempty"`
+	Trace   int `json:"trace,omitempty"`
+	Warmups int `json:"warmups"`
+	CPUs    int `json:"cpus"`
+	// TCGThread is "single" or "multi" under TCG ("" with KVM).
+	TCGThread string   `json:"tcg_thread,omitempty"`
+	MemoryMB  int      `json:"memory_mb"`
+	Append    []string `json:"append,omitempty"`
 }
 
 // Boot records one boot.
