@@ -16,6 +16,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"coldstart/internal/atomicfile"
 )
 
 // ErrFragment is wrapped by a *FragmentError: options of a config fragment
@@ -364,7 +366,7 @@ func (f *Fetcher) Build(ctx context.Context, spec BuildSpec) (*Image, error) {
 		Files:      map[string]string{},
 	}
 	m.BzImage = "vmlinuz-" + release
-	if err := writeFileAtomic(filepath.Join(entry, m.BzImage), bz, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(entry, m.BzImage), bz, 0o644); err != nil {
 		return nil, err
 	}
 	m.Files[m.BzImage] = sha256Bytes(bz)
@@ -374,7 +376,7 @@ func (f *Fetcher) Build(ctx context.Context, spec BuildSpec) (*Image, error) {
 		return nil, err
 	}
 	m.Config = "config-" + release
-	if err := writeFileAtomic(filepath.Join(entry, m.Config), cfgData, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(entry, m.Config), cfgData, 0o644); err != nil {
 		return nil, err
 	}
 	m.Files[m.Config] = sha256Bytes(cfgData)

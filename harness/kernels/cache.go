@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"coldstart/internal/atomicfile"
 )
 
 // DefaultCacheDir returns $COLDSTART_CACHE, else $XDG_CACHE_HOME/coldstart,
@@ -29,45 +31,6 @@ func DefaultCacheDir() (string, error) {
 	return filepath.Join(home, ".cache", "coldstart"), nil
 }
 
-// writeAtomic creates path by writing fill's output to a temporary file in
-// the same directory, syncing it and renaming it into place.
-func writeAtomic(path string, perm os.FileMode, fill func(io.Writer) error) (err error) {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err = fill(tmp); err != nil {
-		return err
-	}
-	if err = tmp.Chmod(perm); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return writeAtomic(path, perm, func(w io.Writer) error {
-		_, err := w.Write(data)
-		return err
-	})
-}
-
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
@@ -75,6 +38,20 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// lockEntry locks the cache entry of kernel name pinned by sum (a
+// sha256) and returns the cache root, the entry's directory and the unlock.
+func (f *Fetcher) lockEntry(name, sum string) (cache, dir string, unlock func(), err error) {
+	if cache, err = f.cacheDir(); err != nil {
+		return "", "", nil, err
+	}
+	key := name + "-" + sum[:12]
+	unlock, err = lockFile(filepath.Join(cache, "kernels", "."+key+".lock"))
+	if err != nil {
+		return "", "", nil, err
+	}
+	return cache, filepath.Join(cache, "kernels", key), unlock, nil
 }
 
 // lockFile takes an exclusive flock on path (created if needed); the
@@ -175,7 +152,7 @@ func writeManifest(dir string, m *manifest) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, manifestName), append(data, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, manifestName), append(data, '\n'), 0o644)
 }
 
 // verify hashes every file the manifest names.

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"coldstart/internal/atomicfile"
 )
 
 var (
@@ -95,13 +97,7 @@ func (f *Fetcher) Fetch(ctx context.Context, k Kernel) (*Image, error) {
 func (f *Fetcher) fetchDebian(ctx context.Context, k Kernel) (*Image, error) {
 	d := k.Debian
 	progress := f.progress()
-	cache, err := f.cacheDir()
-	if err != nil {
-		return nil, err
-	}
-	key := k.Name + "-" + d.SHA256[:12]
-	dir := filepath.Join(cache, "kernels", key)
-	unlock, err := lockFile(filepath.Join(cache, "kernels", "."+key+".lock"))
+	cache, dir, unlock, err := f.lockEntry(k.Name, d.SHA256)
 	if err != nil {
 		return nil, err
 	}
@@ -289,13 +285,13 @@ func (f *Fetcher) prepareApt(cache, suite string) (aptDir, bool, error) {
 	}
 	status := filepath.Join(a.dir, "status")
 	if _, err := os.Stat(status); err != nil {
-		if err := writeFileAtomic(status, nil, 0o644); err != nil {
+		if err := atomicfile.WriteFile(status, nil, 0o644); err != nil {
 			return aptDir{}, false, err
 		}
 	}
 	conf := a.config(f.systemProxies())
 	if have, err := os.ReadFile(a.configFile()); err != nil || string(have) != conf {
-		if err := writeFileAtomic(a.configFile(), []byte(conf), 0o644); err != nil {
+		if err := atomicfile.WriteFile(a.configFile(), []byte(conf), 0o644); err != nil {
 			return aptDir{}, false, err
 		}
 	}
@@ -303,7 +299,7 @@ func (f *Fetcher) prepareApt(cache, suite string) (aptDir, bool, error) {
 	if have, err := os.ReadFile(a.sourcesFile()); err == nil && string(have) == want {
 		return a, false, nil
 	}
-	if err := writeFileAtomic(a.sourcesFile(), []byte(want), 0o644); err != nil {
+	if err := atomicfile.WriteFile(a.sourcesFile(), []byte(want), 0o644); err != nil {
 		return aptDir{}, false, err
 	}
 	os.Remove(a.stamp())
@@ -402,7 +398,7 @@ func (f *Fetcher) update(ctx context.Context, a aptDir, why string) error {
 	}
 	failed := err != nil || updateFailed(out)
 	if !failed {
-		if err := writeFileAtomic(a.stamp(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
+		if err := atomicfile.WriteFile(a.stamp(), []byte(time.Now().UTC().Format(time.RFC3339)+"\n"), 0o644); err != nil {
 			return err
 		}
 		if _, ok := a.listsAge(); !ok {
@@ -621,7 +617,7 @@ func (f *Fetcher) extractTar(r io.Reader, dir string, m *manifest) error {
 			return err
 		}
 		var sum string
-		err = writeAtomic(p, 0o644, func(w io.Writer) error {
+		err = atomicfile.Write(p, 0o644, func(w io.Writer) error {
 			var buf bytes.Buffer
 			if _, err := io.Copy(&buf, io.LimitReader(tr, maxMember)); err != nil {
 				return err

@@ -15,6 +15,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"coldstart/internal/atomicfile"
 )
 
 // fakeApt is a stand-in apt-get: "update" creates a Packages file in the
@@ -466,8 +468,8 @@ func TestDefaultCacheDir(t *testing.T) {
 func TestWriteAtomicLeavesNoPartialFile(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "f")
-	require.NoError(t, writeFileAtomic(p, []byte("good"), 0o644))
-	err := writeAtomic(p, 0o644, func(w io.Writer) error {
+	require.NoError(t, atomicfile.WriteFile(p, []byte("good"), 0o644))
+	err := atomicfile.Write(p, 0o644, func(w io.Writer) error {
 		w.Write([]byte("half"))
 		return errors.New("crash")
 	})

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"coldstart/internal/atomicfile"
 )
 
 // ErrModuleUnavailable means go mod download could not fetch a pinned module
@@ -93,13 +95,7 @@ func removeModuleDir(dir string) {
 func (f *Fetcher) fetchGoMod(ctx context.Context, k Kernel) (*Image, error) {
 	g := k.GoMod
 	progress := f.progress()
-	cache, err := f.cacheDir()
-	if err != nil {
-		return nil, err
-	}
-	key := k.Name + "-" + g.SHA256[:12]
-	dir := filepath.Join(cache, "kernels", key)
-	unlock, err := lockFile(filepath.Join(cache, "kernels", "."+key+".lock"))
+	cache, dir, unlock, err := f.lockEntry(k.Name, g.SHA256)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +159,7 @@ func (f *Fetcher) fetchGoMod(ctx context.Context, k Kernel) (*Image, error) {
 		release = "unknown"
 	}
 	m.BzImage = "vmlinuz-" + release
-	if err := writeFileAtomic(filepath.Join(dir, m.BzImage), bz, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, m.BzImage), bz, 0o644); err != nil {
 		return nil, err
 	}
 	m.Files[m.BzImage] = sum
@@ -204,7 +200,7 @@ func saveIKConfig(progress interface{ Write([]byte) (int, error) }, dir string, 
 	if !safeName(name) || !releaseRE.MatchString(m.Release) {
 		name = "config"
 	}
-	if err := writeFileAtomic(filepath.Join(dir, name), cfg, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, name), cfg, 0o644); err != nil {
 		return err
 	}
 	m.Config = name

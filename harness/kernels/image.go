@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"coldstart/internal/atomicfile"
 )
 
 // ErrChecksumMismatch means a download or file does not have the pinned
@@ -96,7 +98,7 @@ func deriveVmlinux(progress io.Writer, dir string, bz []byte, m *manifest) error
 		return nil
 	}
 	const name = "vmlinux"
-	if err := writeFileAtomic(filepath.Join(dir, name), vm, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, name), vm, 0o644); err != nil {
 		return err
 	}
 	m.Vmlinux = name
@@ -158,13 +160,7 @@ func (f *Fetcher) fromFile(ctx context.Context, name, path, pin string) (*Image,
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w; give a bzImage (arch/x86/boot/bzImage, /boot/vmlinuz-*) or an ELF vmlinux with a PVH note", abs, err)
 	}
-	cache, err := f.cacheDir()
-	if err != nil {
-		return nil, err
-	}
-	key := name + "-" + sum[:12]
-	dir := filepath.Join(cache, "kernels", key)
-	unlock, err := lockFile(filepath.Join(cache, "kernels", "."+key+".lock"))
+	_, dir, unlock, err := f.lockEntry(name, sum)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"coldstart/internal/atomicfile"
 )
 
 // ErrUpToDate is returned by Update when the pin is already the newest of
@@ -215,5 +217,5 @@ func RewriteKernelFile(path string, changes map[string]string) error {
 	if _, err := LoadFile(tmp.Name()); err != nil {
 		return fmt.Errorf("the re-pinned file would not load: %w", err)
 	}
-	return writeFileAtomic(path, out, st.Mode().Perm())
+	return atomicfile.WriteFile(path, out, st.Mode().Perm())
 }
