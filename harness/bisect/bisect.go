@@ -349,14 +349,14 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 		end   *End
 	}{{"good", &st.Good}, {"bad", &st.Bad}} {
 		fmt.Fprintf(o.Progress, "%s: building %.12s %s\n", e.which, e.end.Commit, e.end.Subject)
-		im, err := buildLogged(ctx, o, e.end.Commit, filepath.Join(dir, e.which+".build.log"))
+		im, err := BuildLogged(ctx, o.Builder, o.Work, e.end.Commit, filepath.Join(dir, e.which+".build.log"), o.Progress)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return &EndError{Which: e.which, Commit: e.end.Commit, Err: err}
 		}
-		targets = append(targets, target(e.which, e.end.Commit, im))
+		targets = append(targets, Target(e.which, e.end.Commit, im))
 	}
 	st.Good.Groups, st.Bad.Groups = nil, nil
 	for round := 1; ; round++ {
@@ -401,14 +401,14 @@ func measureStep(ctx context.Context, o Options, st *State, commit string) (*Ste
 		return s, nil
 	}
 	fmt.Fprintf(o.Progress, "step %d: building %.12s %s\n", n, commit, s.Subject)
-	im, err := buildLogged(ctx, o, commit, filepath.Join(s.Dir, "build.log"))
+	im, err := BuildLogged(ctx, o.Builder, o.Work, commit, filepath.Join(s.Dir, "build.log"), o.Progress)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return skip("build failed: " + Tail(err.Error(), 6))
 	}
-	t := target("step", commit, im)
+	t := Target("step", commit, im)
 	for round := 1; ; round++ {
 		boots := min(o.Boots, o.MaxBoots-len(s.Groups))
 		files, err := o.Measurer.Measure(ctx, []matrix.Target{t}, boots, filepath.Join(s.Dir, fmt.Sprintf("round-%d", round)))
@@ -435,20 +435,23 @@ func measureStep(ctx context.Context, o Options, st *State, commit string) (*Ste
 	}
 }
 
-func buildLogged(ctx context.Context, o Options, commit, logPath string) (*kernels.Image, error) {
+// BuildLogged builds commit in w, keeping the build's output in logPath
+// (and showing it on progress); a failure is noted at the log's end.
+func BuildLogged(ctx context.Context, b Builder, w *Workspace, commit, logPath string, progress io.Writer) (*kernels.Image, error) {
 	lf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer lf.Close()
-	im, err := o.Builder.Build(ctx, o.Work, commit, io.MultiWriter(lf, o.Progress))
+	im, err := b.Build(ctx, w, commit, io.MultiWriter(lf, progress))
 	if err != nil {
 		fmt.Fprintf(lf, "\nbuild of %s failed: %v\n", commit, err)
 	}
 	return im, err
 }
 
-func target(role, commit string, im *kernels.Image) matrix.Target {
+// Target names a built commit for the matrix: role-<12 hex digits>.
+func Target(role, commit string, im *kernels.Image) matrix.Target {
 	return matrix.Target{
 		Kernel: kernels.Kernel{Name: role + "-" + commit[:12], Source: kernels.SourceBuild, Version: im.Release},
 		Image:  im,

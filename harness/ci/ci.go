@@ -22,7 +22,6 @@ import (
 
 	"coldstart/harness/bisect"
 	"coldstart/harness/compare"
-	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/results"
 	"coldstart/internal/atomicfile"
@@ -119,7 +118,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	var targets []matrix.Target
 	for _, side := range []struct{ name, commit, log string }{{"base", r.Base, r.BaseLog}, {"head", r.Head, r.HeadLog}} {
-		im, err := build(ctx, o, side.commit, side.log)
+		im, err := bisect.BuildLogged(ctx, o.Builder, o.Work, side.commit, side.log, o.Progress)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -127,10 +126,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			data, _ := os.ReadFile(side.log)
 			return nil, &InfraError{Stage: "build " + side.name, Log: side.log, Tail: bisect.Tail(string(data), 20), Err: err}
 		}
-		targets = append(targets, matrix.Target{
-			Kernel: kernels.Kernel{Name: fmt.Sprintf("%s-%.12s", side.name, side.commit), Source: kernels.SourceBuild, Version: im.Release},
-			Image:  im,
-		})
+		targets = append(targets, bisect.Target(side.name, side.commit, im))
 	}
 
 	fmt.Fprintf(o.Progress, "booting base and head alternately, %d boots each\n", o.Boots)
@@ -161,19 +157,6 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 	return r, nil
-}
-
-func build(ctx context.Context, o Options, commit, log string) (*kernels.Image, error) {
-	lf, err := os.Create(log)
-	if err != nil {
-		return nil, err
-	}
-	defer lf.Close()
-	im, err := o.Builder.Build(ctx, o.Work, commit, io.MultiWriter(lf, o.Progress))
-	if err != nil {
-		fmt.Fprintf(lf, "\nbuild of %s failed: %v\n", commit, err)
-	}
-	return im, err
 }
 
 // consoleTail is the end of the console log of the last failed boot.
