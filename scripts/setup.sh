@@ -5,9 +5,12 @@
 set -euo pipefail
 
 # Debian packages: QEMU to boot kernels, libseccomp for csrun, the two
-# reference runtimes, the tools the kernel fetcher uses, and what the
-# report tests check with (a JUnit schema validator, headless Chromium).
-packages=(qemu-system-x86 libseccomp-dev crun runc cpio dpkg apt gcc libxml2-utils chromium)
+# reference runtimes, the tools the kernel fetcher uses, what building a
+# kernel from source needs (the default matrix holds one, and ci/bisect
+# build every step), and what the report tests check with (a JUnit schema
+# validator, headless Chromium).
+packages=(qemu-system-x86 libseccomp-dev crun runc cpio dpkg apt gcc libxml2-utils chromium
+	make git flex bison bc libelf-dev libssl-dev dwarves xz-utils)
 
 missing=()
 for p in "${packages[@]}"; do

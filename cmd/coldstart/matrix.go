@@ -53,7 +53,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs.StringVar(&mf.kernels, "kernels", "", "comma-separated kernel names from the kernels directory (default: all)")
 	fs.StringVar(&mf.kernelFile, "kernel-file", "", "an ad-hoc kernel image (bzImage or vmlinux) to run instead")
 	fs.StringVar(&mf.kernelsDir, "kernels-dir", "", "directory of kernel files (default: kernels/ in the source tree)")
-	fs.StringVar(&mf.scenarios, "scenarios", "", "comma-separated scenarios (default: all kernel primitives)")
+	fs.StringVar(&mf.scenarios, "scenarios", "", "comma-separated scenarios (default: all: kernel primitives, seccomp steps, container runs)")
 	fs.IntVar(&mf.boots, "boots", 3, "boots per kernel (each boot is one unit of replication)")
 	fs.IntVar(&mf.iterations, "iterations", 20, "timed iterations per scenario per boot")
 	fs.IntVar(&mf.slowIters, "slow-iterations", 5, "timed iterations of the scenarios that run whole programs (oci-run/*, seccomp-*); 0: same as --iterations")
