@@ -241,7 +241,10 @@ func TestBinaryExitCodes(t *testing.T) {
 func TestContainerScenarios(t *testing.T) {
 	requireVM(t)
 	out := t.TempDir()
-	names := append(append([]string(nil), container.SeccompNames...), container.Names()...)
+	// The isolation checks ride along: each runs the probe bundle, which
+	// fails the scenario when the runtime leaks (guest/probe), so this is
+	// also the in-guest test of masked paths, no_new_privs and pivot_root.
+	names := append(append(append([]string(nil), container.SeccompNames...), container.Names()...), container.ProbeNames()...)
 	const iterations = 5
 	stdout, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--boots", "1",
 		"--scenarios", strings.Join(names, ","), "--iterations", "5", "--warmups", "1", "--out", out)

@@ -9,6 +9,11 @@
 // tiny static program that exits 0 at once, so what is timed is the
 // runtime and the kernel, not the workload.
 //
+// isolation/<runtime> runs the probe bundle (BundleDir/probe), whose
+// program checks from inside that the runtime isolated it as the bundle
+// asked (guest/probe); a leak fails the scenario with the probe's report.
+// It is a check, not a benchmark, so not among the default scenarios.
+//
 // A sample's wall_ns spans fork of the runtime to its reaping; op_ns is the
 // same (the run is the operation); user_ns and sys_ns are the runtime's
 // rusage (children included). csrun's per-phase timings come along.
@@ -67,6 +72,17 @@ type Scenario struct {
 	Seccomp string
 	// ExtraArgs are global runtime flags (before the command).
 	ExtraArgs []string
+	// Probe runs the probe bundle instead of the exit-0 one.
+	Probe bool
+}
+
+// ProbeNames lists the isolation checks, one per runtime.
+func ProbeNames() []string {
+	var out []string
+	for _, rt := range Runtimes {
+		out = append(out, "isolation/"+rt.Name)
+	}
+	return out
 }
 
 // ErrNotSupported marks a scenario this guest cannot run.
@@ -87,6 +103,14 @@ func Names() []string {
 // Lookup parses a scenario name.
 func Lookup(name string) (Scenario, error) {
 	parts := strings.Split(name, "/")
+	if len(parts) == 2 && parts[0] == "isolation" {
+		for _, rt := range Runtimes {
+			if rt.Name == parts[1] {
+				return Scenario{Name: name, Runtime: rt.Name, Path: rt.Path, Seccomp: SeccompNone, Probe: true}, nil
+			}
+		}
+		return Scenario{}, fmt.Errorf("unknown runtime %q in %s (want one of %s)", parts[1], name, strings.Join(ProbeNames(), ", "))
+	}
 	if len(parts) != 3 || parts[0] != "oci-run" {
 		return Scenario{}, fmt.Errorf("unknown container scenario %q (want oci-run/<runtime>/<seccomp>, one of %s)", name, strings.Join(Names(), ", "))
 	}
@@ -112,9 +136,14 @@ func Lookup(name string) (Scenario, error) {
 }
 
 // IsContainer reports whether name is a container scenario.
-func IsContainer(name string) bool { return strings.HasPrefix(name, "oci-run/") }
+func IsContainer(name string) bool {
+	return strings.HasPrefix(name, "oci-run/") || strings.HasPrefix(name, "isolation/")
+}
 
 func (s Scenario) bundle() string {
+	if s.Probe {
+		return filepath.Join(BundleDir, "probe")
+	}
 	mode := s.Seccomp
 	if mode == SeccompCached {
 		mode = SeccompDefault

@@ -23,6 +23,7 @@ func TestNamesAndLookup(t *testing.T) {
 		{"oci-run/podman/none", "unknown runtime"},
 		{"oci-run/crun/strict", "unknown seccomp mode"},
 		{"oci-run/crun", "unknown container scenario"},
+		{"isolation/podman", "unknown runtime"},
 	}
 	for _, tt := range tests {
 		_, err := Lookup(tt.name)
@@ -30,6 +31,13 @@ func TestNamesAndLookup(t *testing.T) {
 	}
 	s, _ := Lookup("oci-run/csrun/cached")
 	assert.Equal(t, "/bundles/default", s.bundle(), "the cached run uses the default-profile bundle")
+	assert.Equal(t, []string{"isolation/csrun", "isolation/crun", "isolation/runc"}, ProbeNames())
+	for _, n := range ProbeNames() {
+		s, err := Lookup(n)
+		require.NoError(t, err, n)
+		assert.True(t, IsContainer(n) && s.Probe, n)
+		assert.Equal(t, "/bundles/probe", s.bundle(), n)
+	}
 }
 
 func TestParsePhases(t *testing.T) {

@@ -4,7 +4,9 @@
 // spec` gives (namespaces, mounts, masked and read-only paths,
 // capabilities, no_new_privs, rlimits; no cgroup resources), in two
 // variants: "none" without seccomp and "default" with the project's
-// default seccomp profile (profiles/default.json).
+// default seccomp profile (profiles/default.json). A third, "probe", runs
+// cmd/csprobe with flags taken from its own config, for the isolation/*
+// checks (guest/probe).
 //
 // Bundles are written under a cache directory, content-addressed, and
 // handed to the initramfs as directories at /bundles/<variant>.
@@ -21,17 +23,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"coldstart/internal/atomicfile"
+	rtbundle "coldstart/runtime/bundle"
 )
 
-// Variants of the bundle, by seccomp mode.
+// Variants of the bundle, by seccomp mode, and the probe bundle.
 const (
 	None    = "none"
 	Default = "default"
+	// Probe runs cmd/csprobe, which checks the container's isolation.
+	Probe = "probe"
 )
+
+// GuestRootOnly are paths of the guest's root file system (the initramfs
+// copy) that no container may reach; the probe checks them.
+var GuestRootOnly = []string{"/init", "/bbin/csrun", "/bundles", "/usr/sbin/runc"}
 
 // ExitELF returns a static x86-64 ELF executable that calls exit(0) and
 // nothing else: 129 bytes, no libc, no dynamic loader, so a container's
@@ -123,6 +133,64 @@ func Config(profile *specs.LinuxSeccomp) *specs.Spec {
 	}
 }
 
+// ProbeConfig is Config(nil) whose process is /csprobe, told by its flags
+// what this very config asks for: the masked and read-only paths, the
+// effective capabilities and the guest paths that must stay out of reach.
+func ProbeConfig() *specs.Spec {
+	c := Config(nil)
+	var capeff uint64
+	for _, name := range c.Process.Capabilities.Effective {
+		capeff |= 1 << rtbundle.Capabilities[name]
+	}
+	c.Process.Args = []string{"/csprobe",
+		"-masked", strings.Join(c.Linux.MaskedPaths, ","),
+		"-readonly", strings.Join(c.Linux.ReadonlyPaths, ","),
+		"-capeff", fmt.Sprintf("%#x", capeff),
+		"-host-only", strings.Join(GuestRootOnly, ","),
+	}
+	return c
+}
+
+// WriteProbe writes the probe bundle, with the static csprobe binary at
+// probeBin as its program, under cacheDir (content-addressed) and returns
+// its directory.
+func WriteProbe(cacheDir, probeBin string) (string, error) {
+	bin, err := os.ReadFile(probeBin)
+	if err != nil {
+		return "", fmt.Errorf("probe bundle: %w", err)
+	}
+	cfg, err := json.MarshalIndent(ProbeConfig(), "", "\t")
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	h.Write(bin)
+	h.Write(cfg)
+	dir := filepath.Join(cacheDir, "probe-"+hex.EncodeToString(h.Sum(nil))[:16])
+	if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
+		return dir, nil
+	}
+	if err := writeBundle(dir, "csprobe", bin, cfg); err != nil {
+		return "", fmt.Errorf("probe bundle: %w", err)
+	}
+	return dir, nil
+}
+
+// writeBundle writes rootfs/<prog> and config.json, the latter last: its
+// presence marks a complete bundle.
+func writeBundle(dir, prog string, bin, cfg []byte) error {
+	rootfs := filepath.Join(dir, "rootfs")
+	for _, d := range []string{"proc", "dev", "sys", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
+			return err
+		}
+	}
+	if err := atomicfile.WriteFile(filepath.Join(rootfs, prog), bin, 0o755); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644)
+}
+
 // LoadProfile reads an OCI linux.seccomp profile.
 func LoadProfile(path string) (*specs.LinuxSeccomp, error) {
 	b, err := os.ReadFile(path)
@@ -174,17 +242,7 @@ func Write(cacheDir string, profile *specs.LinuxSeccomp) (map[string]string, err
 		if _, err := os.Stat(filepath.Join(dir, "config.json")); err == nil {
 			continue
 		}
-		rootfs := filepath.Join(dir, "rootfs")
-		for _, d := range []string{"proc", "dev", "sys", "tmp"} {
-			if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-				return nil, fmt.Errorf("bundle %s: %w", name, err)
-			}
-		}
-		if err := atomicfile.WriteFile(filepath.Join(rootfs, "true"), elf, 0o755); err != nil {
-			return nil, fmt.Errorf("bundle %s: %w", name, err)
-		}
-		// config.json last: its presence marks a complete bundle.
-		if err := atomicfile.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644); err != nil {
+		if err := writeBundle(dir, "true", elf, cfg); err != nil {
 			return nil, fmt.Errorf("bundle %s: %w", name, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -56,4 +57,24 @@ func TestLoadProfileErrors(t *testing.T) {
 	require.NoError(t, os.WriteFile(empty, []byte(`{"defaultAction": "SCMP_ACT_ERRNO"}`), 0o644))
 	_, err = LoadProfile(empty)
 	assert.ErrorContains(t, err, "no syscalls")
+}
+
+func TestProbeConfigTellsTheProbeWhatItAsks(t *testing.T) {
+	c := ProbeConfig()
+	args := strings.Join(c.Process.Args, " ")
+	assert.True(t, strings.HasPrefix(args, "/csprobe "), args)
+	// CAP_AUDIT_WRITE (29), CAP_KILL (5), CAP_NET_BIND_SERVICE (10).
+	assert.Contains(t, args, "-capeff 0x20000420")
+	assert.Contains(t, args, "-masked "+strings.Join(c.Linux.MaskedPaths, ","))
+	assert.Contains(t, args, "-readonly "+strings.Join(c.Linux.ReadonlyPaths, ","))
+	assert.True(t, c.Process.NoNewPrivileges)
+
+	bin := filepath.Join(t.TempDir(), "csprobe")
+	require.NoError(t, os.WriteFile(bin, []byte("not really a program"), 0o755))
+	dir, err := WriteProbe(t.TempDir(), bin)
+	require.NoError(t, err)
+	assert.FileExists(t, filepath.Join(dir, "rootfs", "csprobe"))
+	assert.FileExists(t, filepath.Join(dir, "config.json"))
+	_, err = WriteProbe(t.TempDir(), filepath.Join(t.TempDir(), "missing"))
+	assert.ErrorContains(t, err, "probe bundle")
 }

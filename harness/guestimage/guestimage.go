@@ -80,6 +80,18 @@ func Build(ctx context.Context, o Options) (*Image, error) {
 		for name, dir := range dirs {
 			files = append(files, initramfs.File{Src: dir, Dst: "bundles/" + name})
 		}
+		// The probe bundle: isolation/<runtime> checks what a container
+		// can see (guest/probe).
+		probeBin, err := initramfs.Static(ctx, o.Source, binDir, "./cmd/csprobe", "csprobe")
+		if err != nil {
+			im.Notes = append(im.Notes, fmt.Sprintf("probe bundle left out: %v", err))
+		} else {
+			dir, err := bundle.WriteProbe(filepath.Join(o.Cache, "bundles"), probeBin)
+			if err != nil {
+				return nil, err
+			}
+			files = append(files, initramfs.File{Src: dir, Dst: "bundles/" + bundle.Probe})
+		}
 	}
 	res, err := initramfs.Build(ctx, initramfs.Options{Init: initBin, Agent: agentBin, Files: files,
 		CacheDir: filepath.Join(o.Cache, "initramfs")})

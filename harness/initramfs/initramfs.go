@@ -259,6 +259,16 @@ func Binaries(ctx context.Context, moduleDir, outDir string) (initBin, agentBin 
 // shared libraries of its own. It is skipped, like Binaries, when no source
 // changed.
 func StaticCgo(ctx context.Context, moduleDir, outDir, pkg, name string) (string, error) {
+	return static(ctx, moduleDir, outDir, pkg, name, true)
+}
+
+// Static builds one pure-Go program of the module as a static binary
+// (CGO_ENABLED=0), skipped like StaticCgo when no source changed.
+func Static(ctx context.Context, moduleDir, outDir, pkg, name string) (string, error) {
+	return static(ctx, moduleDir, outDir, pkg, name, false)
+}
+
+func static(ctx context.Context, moduleDir, outDir, pkg, name string, cgo bool) (string, error) {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return "", fmt.Errorf("build %s: %w", name, err)
 	}
@@ -271,10 +281,13 @@ func StaticCgo(ctx context.Context, moduleDir, outDir, pkg, name string) (string
 		}
 	}
 	tmp := bin + ".tmp"
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false",
-		"-ldflags=-s -w -linkmode external -extldflags -static", "-o", tmp, pkg)
+	ldflags, cgoEnv := "-ldflags=-s -w", "CGO_ENABLED=0"
+	if cgo {
+		ldflags, cgoEnv = "-ldflags=-s -w -linkmode external -extldflags -static", "CGO_ENABLED=1"
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=false", ldflags, "-o", tmp, pkg)
 	cmd.Dir = moduleDir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "GOOS=linux", "GOARCH=amd64")
+	cmd.Env = append(os.Environ(), cgoEnv, "GOOS=linux", "GOARCH=amd64")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
