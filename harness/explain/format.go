@@ -46,6 +46,50 @@ func WriteMarkdown(w io.Writer, r *Report, top int) error {
 	return err
 }
 
+// WriteHTML writes the report as a self-contained HTML fragment (no
+// scripts, no network) for a page: the header lines, the top rows (0:
+// DefaultTop) as a table, the icicle chart of every path and the notes, in
+// a <div class="explain">.
+func WriteHTML(w io.Writer, r *Report, top int) error {
+	var b strings.Builder
+	e := html.EscapeString
+	var head strings.Builder
+	header(&head, r, false)
+	lines := strings.Split(strings.TrimSpace(head.String()), "\n")
+	fmt.Fprintf(&b, `<div class="explain" data-scenario="%s">`+"\n"+`<p class="explain-head">`, e(r.Scenario))
+	for i, l := range lines[1:] { // lines[0] is the title, which the page gives
+		if i > 0 {
+			b.WriteString("<br>")
+		}
+		b.WriteString(e(l))
+	}
+	b.WriteString("</p>\n")
+	fmt.Fprintf(&b, `<table class="explain"><tr><th>growth/iter</th><th>%s</th><th>%s</th><th>calls</th><th>self growth</th><th>call path</th></tr>`+"\n",
+		e(r.Base.Kernel), e(r.New.Kernel))
+	for _, row := range rows(r, top) {
+		cls := "grew"
+		if row.Growth < 0 {
+			cls = "shrank"
+		}
+		fmt.Fprintf(&b, `<tr class="%s"><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td><code>%s</code></td></tr>`+"\n",
+			cls, e(signed(row.Growth)), e(figure(row.Base)), e(figure(row.New)), e(calls(row)), e(signed(row.SelfGrowth)), e(pretty(row.Path)))
+	}
+	b.WriteString("</table>\n")
+	b.WriteString(SVG(r))
+	var foot strings.Builder
+	footer(&foot, r, false)
+	if f := strings.TrimSpace(foot.String()); f != "" {
+		b.WriteString(`<ul class="explain-notes">`)
+		for _, l := range strings.Split(f, "\n") {
+			fmt.Fprintf(&b, "<li>%s</li>", e(strings.TrimPrefix(l, "note: ")))
+		}
+		b.WriteString("</ul>\n")
+	}
+	b.WriteString("</div>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
 func header(b *strings.Builder, r *Report, md bool) {
 	bullet := ""
 	if md {
@@ -216,7 +260,7 @@ func SVG(r *Report) string {
 	order(roots)
 	height := svgTop + float64(depth)*svgRow + 2*svgMargin
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="11">`+"\n",
+	fmt.Fprintf(&b, `<svg class="icicle" xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="11">`+"\n",
 		svgWidth, height, svgWidth, height)
 	fmt.Fprintf(&b, `<text x="%.0f" y="14" font-size="13">%s: kernel call paths, %s vs %s (width: time per iteration; red: grew, blue: shrank)</text>`+"\n",
 		svgMargin, html.EscapeString(r.Scenario), html.EscapeString(r.Base.Kernel), html.EscapeString(r.New.Kernel))
