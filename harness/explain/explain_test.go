@@ -80,6 +80,7 @@ func TestExplainRanksGrowth(t *testing.T) {
 	require.NoError(t, WriteSVG(&svg, r))
 	require.NoError(t, WriteHTML(&page, r, 2))
 	assert.Equal(t, 2, strings.Count(page.String(), `<tr class="grew">`), "top 2 rows")
+	assert.Contains(t, svg.String(), "netns: kernel call paths, base vs new")
 	assert.Contains(t, page.String(), `<svg class="icicle"`)
 	assert.Contains(t, page.String(), "own time grew most in __x64_sys_clone &gt; copy_net_ns &gt; setup_net &gt; ops_in")
 	assert.NotContains(t, page.String(), "<script")

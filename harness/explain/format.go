@@ -18,7 +18,7 @@ func WriteText(w io.Writer, r *Report, top int) error {
 	var b strings.Builder
 	header(&b, r, false)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "growth/iter\t%s\t%s\tcalls\tself growth\t\n", short(r.Base.Kernel), short(r.New.Kernel))
+	fmt.Fprintf(tw, "growth/iter\t%s\t%s\tcalls\tself growth\t\n", short(columns(r)[0]), short(columns(r)[1]))
 	for _, row := range rows(r, top) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t  %s\n", signed(row.Growth), figure(row.Base), figure(row.New),
 			calls(row), signed(row.SelfGrowth), pretty(row.Path))
@@ -34,7 +34,7 @@ func WriteMarkdown(w io.Writer, r *Report, top int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Where `%s` spends its time in the kernel\n\n", r.Scenario)
 	header(&b, r, true)
-	fmt.Fprintf(&b, "| growth/iter | %s | %s | calls | self growth | call path |\n", mdEsc(r.Base.Kernel), mdEsc(r.New.Kernel))
+	fmt.Fprintf(&b, "| growth/iter | %s | %s | calls | self growth | call path |\n", mdEsc(columns(r)[0]), mdEsc(columns(r)[1]))
 	b.WriteString("|---:|---:|---:|---:|---:|:---|\n")
 	for _, row := range rows(r, top) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | `%s` |\n", signed(row.Growth), figure(row.Base), figure(row.New),
@@ -65,10 +65,13 @@ func WriteHTML(w io.Writer, r *Report, top int) error {
 	}
 	b.WriteString("</p>\n")
 	fmt.Fprintf(&b, `<table class="explain"><tr><th>growth/iter</th><th>%s</th><th>%s</th><th>calls</th><th>self growth</th><th>call path</th></tr>`+"\n",
-		e(r.Base.Kernel), e(r.New.Kernel))
+		e(columns(r)[0]), e(columns(r)[1]))
 	for _, row := range rows(r, top) {
-		cls := "grew"
-		if row.Growth < 0 {
+		cls := "same"
+		switch {
+		case row.Growth > 0:
+			cls = "grew"
+		case row.Growth < 0:
 			cls = "shrank"
 		}
 		fmt.Fprintf(&b, `<tr class="%s"><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td><code>%s</code></td></tr>`+"\n",
@@ -88,6 +91,15 @@ func WriteHTML(w io.Writer, r *Report, top int) error {
 	b.WriteString("</div>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// columns names the two sides' columns: the kernels, or "base" and "new"
+// when both runs are of one kernel (a baseline and a new run).
+func columns(r *Report) [2]string {
+	if r.Base.Kernel == r.New.Kernel {
+		return [2]string{"base", "new"}
+	}
+	return [2]string{r.Base.Kernel, r.New.Kernel}
 }
 
 func header(b *strings.Builder, r *Report, md bool) {
@@ -263,7 +275,7 @@ func SVG(r *Report) string {
 	fmt.Fprintf(&b, `<svg class="icicle" xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="11">`+"\n",
 		svgWidth, height, svgWidth, height)
 	fmt.Fprintf(&b, `<text x="%.0f" y="14" font-size="13">%s: kernel call paths, %s vs %s (width: time per iteration; red: grew, blue: shrank)</text>`+"\n",
-		svgMargin, html.EscapeString(r.Scenario), html.EscapeString(r.Base.Kernel), html.EscapeString(r.New.Kernel))
+		svgMargin, html.EscapeString(r.Scenario), html.EscapeString(columns(r)[0]), html.EscapeString(columns(r)[1]))
 	if total <= 0 {
 		b.WriteString("</svg>\n")
 		return b.String()
