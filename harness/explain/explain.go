@@ -31,7 +31,7 @@ type NoTraceError struct {
 }
 
 func (e *NoTraceError) Error() string {
-	s := fmt.Sprintf("%v in %s (%s) for %s", ErrNoTrace, e.Kernel, e.Release, e.Scenario)
+	s := fmt.Sprintf("%v in %s for %s", ErrNoTrace, Label(e.Kernel, e.Release), e.Scenario)
 	if len(e.Why) > 0 {
 		s += " (" + strings.Join(e.Why, "; ") + ")"
 	}
@@ -49,7 +49,7 @@ type UnsupportedError struct {
 }
 
 func (e *UnsupportedError) Error() string {
-	return fmt.Sprintf("%v: %s (%s) boot %d: %s", ErrUnsupported, e.Kernel, e.Release, e.Boot, e.Reason)
+	return fmt.Sprintf("%v: %s boot %d: %s", ErrUnsupported, Label(e.Kernel, e.Release), e.Boot, e.Reason)
 }
 
 func (e *UnsupportedError) Unwrap() error { return ErrUnsupported }

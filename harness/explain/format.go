@@ -93,6 +93,15 @@ func WriteHTML(w io.Writer, r *Report, top int) error {
 	return err
 }
 
+// Label is "kernel (release)", or the kernel alone when the release is
+// not known.
+func Label(kernel, release string) string {
+	if release == "" {
+		return kernel
+	}
+	return kernel + " (" + release + ")"
+}
+
 // columns names the two sides' columns: the kernels, or "base" and "new"
 // when both runs are of one kernel (a baseline and a new run).
 func columns(r *Report) [2]string {
@@ -110,7 +119,7 @@ func header(b *strings.Builder, r *Report, md bool) {
 	if !md {
 		fmt.Fprintf(b, "%s: where the kernel time went\n", r.Scenario)
 	}
-	fmt.Fprintf(b, "%sbase %s (%s), new %s (%s)\n", bullet, r.Base.Kernel, r.Base.Release, r.New.Kernel, r.New.Release)
+	fmt.Fprintf(b, "%sbase %s, new %s\n", bullet, Label(r.Base.Kernel, r.Base.Release), Label(r.New.Kernel, r.New.Release))
 	if r.Base.WallMedianNS > 0 && r.New.WallMedianNS > 0 {
 		d := r.New.WallMedianNS - r.Base.WallMedianNS
 		fmt.Fprintf(b, "%stimed wall median (untraced): %s -> %s (%s, %+.1f%%)\n", bullet,
