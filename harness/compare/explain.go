@@ -79,7 +79,7 @@ func explainInto(e *Explanation, base, next *results.File, hint string) {
 		e.Report = rep
 	case errors.As(err, &ue):
 		e.Unsupported = true
-		e.Why = fmt.Sprintf("unsupported: %s (%s) %s", ue.Kernel, ue.Release, ue.Reason)
+		e.Why = fmt.Sprintf("unsupported: %s %s", explain.Label(ue.Kernel, ue.Release), ue.Reason)
 	case errors.Is(err, explain.ErrNoTrace):
 		e.Why = err.Error() + ": " + hint
 	default:
@@ -193,7 +193,8 @@ func WriteExplanationsText(w io.Writer, exps []Explanation, top int) error {
 	return err
 }
 
-// WriteExplanationsMarkdown is WriteExplanationsText for markdown reports.
+// WriteExplanationsMarkdown is WriteExplanationsText for markdown reports:
+// a section per explanation, a list item per reason.
 func WriteExplanationsMarkdown(w io.Writer, exps []Explanation, top int) error {
 	var b bytes.Buffer
 	if len(exps) == 0 {
@@ -204,7 +205,9 @@ func WriteExplanationsMarkdown(w io.Writer, exps []Explanation, top int) error {
 			fmt.Fprintf(&b, "\n- explain %s: %s\n", mdEscaper.Replace(e.title()), mdEscaper.Replace(e.Why))
 			continue
 		}
-		fmt.Fprintf(&b, "\n#### explain %s\n\n", mdEscaper.Replace(e.title()))
+		// explain's own heading names the scenario and its header the
+		// kernels; the verdict is in the table above.
+		b.WriteString("\n")
 		if err := explain.WriteMarkdown(&b, e.Report, top); err != nil {
 			return err
 		}
