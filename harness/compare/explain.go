@@ -65,13 +65,18 @@ func Explain(r *Report, o ExplainOptions) []Explanation {
 			out = append(out, e)
 			continue
 		}
-		explainInto(&e, base, next, o.Hint)
+		e.Fill(base, next, o.Hint)
 		out = append(out, e)
 	}
 	return out
 }
 
-func explainInto(e *Explanation, base, next *results.File, hint string) {
+// Fill explains e.Scenario from base to next: Report, or Why (with hint
+// when a side has no trace; DefaultTraceHint when hint is "").
+func (e *Explanation) Fill(base, next *results.File, hint string) {
+	if hint == "" {
+		hint = DefaultTraceHint
+	}
 	rep, err := explain.Explain(base, next, e.Scenario)
 	var ue *explain.UnsupportedError
 	switch {
@@ -145,7 +150,7 @@ func Adjacent(files []*results.File, o Options, limit int) []Explanation {
 				v = Improved
 			}
 			e := Explanation{Kernel: a.Kernel.Name + " → " + b.Kernel.Name, Scenario: n, Verdict: v, Change: change(ratio)}
-			explainInto(&e, a, b, "")
+			e.Fill(a, b, "")
 			if e.Report == nil {
 				continue
 			}
