@@ -55,11 +55,15 @@ func runExplain(_ context.Context, stdout, stderr io.Writer, args []string) erro
 		}
 	}
 	rep, err := explain.Explain(files[0], files[1], *scenario)
-	if errors.Is(err, explain.ErrNoTrace) {
+	var ue *explain.UnsupportedError
+	switch {
+	case errors.As(err, &ue):
+		// A kernel without the tracer is a fact about it, not a failure.
+		fmt.Fprintf(stdout, "%s: unsupported: %s %s\n", *scenario, explain.Label(ue.Kernel, ue.Release), ue.Reason)
+		return nil
+	case errors.Is(err, explain.ErrNoTrace):
 		return usageError{fmt.Errorf("%w: %s", err, traceHint)}
-	}
-	if err != nil {
-		// Unsupported traces are a matter of the inputs too.
+	case err != nil:
 		return usageError{err}
 	}
 	return writeOutput(stdout, *out, func(w io.Writer) error { return write(w, rep) })

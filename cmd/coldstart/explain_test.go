@@ -55,6 +55,16 @@ func TestExplain(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, "<svg")
 
+	// A kernel without the tracer is unsupported, not a failure.
+	f, err := results.Read(b)
+	require.NoError(t, err)
+	unsupportedTrace(f)
+	c := filepath.Join(dir, "c.json")
+	require.NoError(t, results.Write(c, f))
+	stdout, stderr, code = runCLI(t, "explain", a, c, "--scenario", "netns")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, "netns: unsupported: k2 (k2) needs CONFIG_FUNCTION_GRAPH_TRACER (no tracefs)\n", stdout)
+
 	_, stderr, code = runCLI(t, "explain", a, b, "--scenario", "ipcns")
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, "coldstart.trace=N")
