@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"coldstart/harness/bisect"
+	"coldstart/harness/compare"
 	"coldstart/harness/kernels"
 	"coldstart/internal/atomicfile"
 )
@@ -25,7 +26,10 @@ closer to, adding boots while that is unknown, up to --max-boots; a commit
 that does not build or boot is skipped (git bisect run's 125). It prints the
 first bad commit with the evidence of every step; the state, each step's
 build and console logs, and report.txt are kept in --out. Run the same
-command again to resume an interrupted bisect.
+command again to resume an interrupted bisect. With --explain every boot
+also graphs the scenario in the kernel after its timed iterations, and the
+report ends with where the time went between the last good and the first
+bad commit.
 
 Exit status: 0 the first bad commit was named, 1 inconclusive (skipped
 commits left several candidates), 2 refused (the ends do not differ), an
@@ -51,6 +55,8 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	vf.register(fs, src)
 	var cf compareFlags
 	cf.register(fs)
+	var ef explainFlags
+	ef.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -69,6 +75,10 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 		return err
 	}
 	co, err := cf.options()
+	if err != nil {
+		return err
+	}
+	traced, err := ef.iterations()
 	if err != nil {
 		return err
 	}
@@ -105,14 +115,24 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	st, err := bisect.Run(ctx, bisect.Options{
 		Work: w, Good: *good, Bad: *bad, Scenario: names[0], Boots: *boots, MaxBoots: *maxBoots, Compare: co,
 		Builder:  lb.builder(cache, vf.fragment, "bisect-"+sanitize(filepath.Base(w.Repo)), vf.makeJobs),
-		Measurer: m, Out: outDir, Progress: stderr,
+		Measurer: m, Explain: traced, Out: outDir, Progress: stderr,
 	})
 	if st != nil && st.Measured && (err == nil || errors.Is(err, bisect.ErrInconclusive)) {
+		write := func(w io.Writer) error { return bisect.WriteTable(w, st) }
+		if ef.on {
+			exp := bisect.Explain(st, outDir)
+			write = func(w io.Writer) error {
+				if err := bisect.WriteTable(w, st); err != nil {
+					return err
+				}
+				return compare.WriteExplanationsText(w, []compare.Explanation{exp}, 0)
+			}
+		}
 		report := filepath.Join(outDir, "report.txt")
-		if werr := atomicfile.Write(report, 0o644, func(wr io.Writer) error { return bisect.WriteTable(wr, st) }); werr != nil {
+		if werr := atomicfile.Write(report, 0o644, write); werr != nil {
 			return werr
 		}
-		if werr := bisect.WriteTable(stdout, st); werr != nil {
+		if werr := write(stdout); werr != nil {
 			return werr
 		}
 		fmt.Fprintf(stdout, "\nstate, logs and this report: %s\n", outDir)

@@ -13,7 +13,6 @@ import (
 	"coldstart/guest/scenario"
 	"coldstart/harness/bisect"
 	"coldstart/harness/ci"
-	"coldstart/harness/compare"
 	"coldstart/harness/guestimage"
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
@@ -25,7 +24,8 @@ const ciUsage = `usage: coldstart ci --tree DIR --base REF (--head REF | --patch
 Builds the base and the patched kernel of a git tree with the config
 fragment, boots them alternately (base, head, base, head, ...), compares
 them with the verdict rule and writes report.md, report.txt and junit.xml
-into --out. The tree's checkout is never touched: the work happens in a
+into --out. With --explain the reports end with where in the kernel each
+regressed or improved scenario's time went. The tree's checkout is never touched: the work happens in a
 private clone under the cache. Exit status: 0 nothing regressed, 1 a
 scenario regressed, 2 a kernel could not be built or booted (the log's tail
 is printed), 130 interrupted.`
@@ -73,6 +73,28 @@ func (vf *vmFlags) register(fs *flag.FlagSet, src string) {
 	fs.IntVar(&vf.makeJobs, "make-jobs", 0, "make -j for kernel builds (default: host CPUs)")
 }
 
+// explainFlags are ci's and bisect's --explain.
+type explainFlags struct {
+	on    bool
+	trace int
+}
+
+func (ef *explainFlags) register(fs *flag.FlagSet) {
+	fs.BoolVar(&ef.on, "explain", false, "also graph each scenario in the kernel (function_graph) for --trace iterations after the timed ones,\nwhich are never traced, and report where the time went (as coldstart explain does)")
+	fs.IntVar(&ef.trace, "trace", 3, "with --explain: iterations per scenario and boot to trace")
+}
+
+// iterations is the Explain option: traced iterations, 0 without --explain.
+func (ef *explainFlags) iterations() (int, error) {
+	if !ef.on {
+		return 0, nil
+	}
+	if ef.trace < 1 {
+		return 0, usagef("--trace must be at least 1 with --explain")
+	}
+	return ef.trace, nil
+}
+
 func (vf *vmFlags) check() error {
 	if vf.iterations < 1 || vf.warmups < 0 || vf.cpus < 1 {
 		return usagef("--iterations and --cpus must be at least 1, --warmups at least 0")
@@ -110,6 +132,8 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	vf.register(fs, src)
 	var cf compareFlags
 	cf.register(fs)
+	var ef explainFlags
+	ef.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -130,6 +154,10 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 		return err
 	}
 	co, err := cf.options()
+	if err != nil {
+		return err
+	}
+	traced, err := ef.iterations()
 	if err != nil {
 		return err
 	}
@@ -163,7 +191,7 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	res, err := ci.Run(ctx, ci.Options{
 		Work: w, Base: *base, Head: *head, Patches: *patches, Boots: *boots, Compare: co,
 		Builder:  lb.builder(cache, vf.fragment, "ci-"+sanitize(filepath.Base(w.Repo)), vf.makeJobs),
-		Measurer: m, Out: outDir, Progress: stderr,
+		Measurer: m, Explain: traced, Out: outDir, Progress: stderr,
 	})
 	var ie *ci.InfraError
 	switch {
@@ -178,7 +206,7 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 		}
 		return setupError{err}
 	}
-	if err := compare.WriteText(stdout, res.Report); err != nil {
+	if err := res.Write(stdout, "text"); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "\nreports: %s, %s, %s\n", res.Markdown, res.JUnit, res.Text)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -79,5 +81,74 @@ func TestBisectCommand(t *testing.T) {
 	err = runBisectWith(context.Background(), &stdout, &stderr, args, fakeLab(b, m))
 	if code := exitCode(context.Background(), &stderr, err); code != 2 || !strings.Contains(stderr.String(), "do not differ significantly") {
 		t.Errorf("equal ends: exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+// ci and bisect --explain make the measurer trace and end their reports
+// with where the time went: the fake's delay under create_ipc_ns.
+func TestCIAndBisectExplain(t *testing.T) {
+	t.Setenv("COLDSTART_CACHE", t.TempDir())
+	repo, commits := bisecttest.Repo(t, 9, 5)
+	const culprit = "own time grew most in __x64_sys_unshare > create_ipc_ns > msleep: +10.00 ms per iteration"
+	for _, tc := range []struct {
+		name    string
+		cmd     func(context.Context, io.Writer, io.Writer, []string, lab) error
+		args    []string
+		report  string
+		code    int
+		trace   int
+		want    []string
+		wantNot []string
+	}{
+		{name: "ci", cmd: runCIWith, args: []string{"--base", commits[4], "--head", commits[5], "--scenarios", "ipcns", "--explain"},
+			report: "report.txt", code: 1, trace: 3, want: []string{"--- explain ipcns on base-", culprit}},
+		{name: "ci trace 2", cmd: runCIWith, args: []string{"--base", commits[4], "--head", commits[5], "--scenarios", "ipcns", "--explain", "--trace", "2"},
+			report: "report.md", code: 1, trace: 2, want: []string{"Where `ipcns` spends its time in the kernel", "traced: 12 iterations in 6 boots", "create_ipc_ns > msleep"}},
+		{name: "ci without", cmd: runCIWith, args: []string{"--base", commits[4], "--head", commits[5], "--scenarios", "ipcns"},
+			report: "report.txt", code: 1, wantNot: []string{"explain"}},
+		{name: "ci bad trace", cmd: runCIWith, args: []string{"--base", commits[4], "--head", commits[5], "--explain", "--trace", "0"},
+			code: 2, want: []string{"--trace must be at least 1"}},
+		{name: "bisect", cmd: runBisectWith, args: []string{"--good", commits[0], "--bad", commits[8], "--scenario", "ipcns", "--explain"},
+			report: "report.txt", code: 0, trace: 3, want: []string{"--- explain ipcns on last good " + commits[4][:12] + " → first bad " + commits[5][:12], culprit}},
+		{name: "bisect without", cmd: runBisectWith, args: []string{"--good", commits[0], "--bad", commits[8], "--scenario", "ipcns"},
+			report: "report.txt", code: 0, wantNot: []string{"explain"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &bisecttest.Builder{}
+			m := &bisecttest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 20e6, BootSpread: 0.1}
+			var stdout, stderr bytes.Buffer
+			out := t.TempDir()
+			args := append([]string{"--tree", repo, "--out", out}, tc.args...)
+			err := tc.cmd(context.Background(), &stdout, &stderr, args, fakeLab(b, m))
+			if code := exitCode(context.Background(), &stderr, err); code != tc.code {
+				t.Fatalf("exit %d, want %d: %v\n%s", code, tc.code, err, stderr.String())
+			}
+			if m.Trace != tc.trace {
+				t.Errorf("measurer traces %d iterations, want %d", m.Trace, tc.trace)
+			}
+			outputs := map[string]string{"stdout+stderr": stdout.String() + stderr.String()}
+			if tc.report != "" {
+				rep, err := os.ReadFile(filepath.Join(out, tc.report))
+				if err != nil {
+					t.Fatal(err)
+				}
+				outputs[tc.report] = string(rep)
+			}
+			for name, got := range outputs {
+				for _, w := range tc.want {
+					if name == "stdout+stderr" && strings.HasPrefix(w, "Where `") {
+						continue // markdown's heading; stdout is text
+					}
+					if !strings.Contains(got, w) {
+						t.Errorf("%s lacks %q:\n%s", name, w, got)
+					}
+				}
+				for _, w := range tc.wantNot {
+					if strings.Contains(got, w) {
+						t.Errorf("%s has %q:\n%s", name, w, got)
+					}
+				}
+			}
+		})
 	}
 }

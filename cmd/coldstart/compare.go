@@ -136,6 +136,7 @@ func runCompare(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	}
 	format := fs.String("format", "text", "output format: "+strings.Join(compare.Formats, ", "))
 	out := fs.String("out", "", "write the report to this file (atomically) instead of stdout")
+	explainRows := fs.Bool("explain", false, "after the verdicts, show where in the kernel each regressed or improved scenario's time went,\nfrom the traces in the result files (matrix --trace N); text, markdown and html\n(html pages embed the regressed ones whenever there are traces)")
 	cf.register(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
@@ -151,6 +152,9 @@ func runCompare(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	if !validFormat(*format) {
 		return usagef("--format %q: want one of %s", *format, strings.Join(compare.Formats, ", "))
 	}
+	if *explainRows && *format != "text" && *format != "markdown" && *format != "html" {
+		return usagef("--explain adds to text, markdown and html reports, not %s: run coldstart explain BASE NEW --scenario NAME for one scenario", *format)
+	}
 	o, err := cf.options()
 	if err != nil {
 		return err
@@ -159,7 +163,11 @@ func runCompare(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	if err != nil {
 		return inputError(err)
 	}
-	if err := writeOutput(stdout, *out, func(w io.Writer) error { return compare.Write(w, *format, r) }); err != nil {
+	write := func(w io.Writer) error { return compare.Write(w, *format, r) }
+	if *explainRows {
+		write = func(w io.Writer) error { return writeExplained(w, *format, r, compare.ExplainOptions{}) }
+	}
+	if err := writeOutput(stdout, *out, write); err != nil {
 		return err
 	}
 	if *out != "" && *out != "-" {
@@ -175,6 +183,29 @@ func runCompare(_ context.Context, stdout, stderr io.Writer, args []string) erro
 		return fmt.Errorf("%w: %s", errRegressed, strings.Join(which, ", "))
 	}
 	return nil
+}
+
+// writeExplained writes r in format (text, markdown or html) with the
+// explanations of its regressed and improved rows after the verdicts (in
+// html, under their scenarios).
+func writeExplained(w io.Writer, format string, r *compare.Report, o compare.ExplainOptions) error {
+	exps := compare.Explain(r, o)
+	switch format {
+	case "html":
+		p := compare.PageFromReport(r)
+		p.Explains = nil // all of them, with the reasons of those without traces
+		p.AddExplanations(exps)
+		return compare.WriteHTML(w, p)
+	case "markdown":
+		if err := compare.WriteMarkdown(w, r); err != nil {
+			return err
+		}
+		return compare.WriteExplanationsMarkdown(w, exps, 0)
+	}
+	if err := compare.WriteText(w, r); err != nil {
+		return err
+	}
+	return compare.WriteExplanationsText(w, exps, 0)
 }
 
 func validFormat(f string) bool {

@@ -55,12 +55,22 @@ func runExplain(_ context.Context, stdout, stderr io.Writer, args []string) erro
 		}
 	}
 	rep, err := explain.Explain(files[0], files[1], *scenario)
-	if err != nil {
-		// Missing or unsupported traces are a matter of the inputs.
+	var ue *explain.UnsupportedError
+	switch {
+	case errors.As(err, &ue):
+		// A kernel without the tracer is a fact about it, not a failure.
+		fmt.Fprintf(stdout, "%s: unsupported: %s %s\n", *scenario, explain.Label(ue.Kernel, ue.Release), ue.Reason)
+		return nil
+	case errors.Is(err, explain.ErrNoTrace):
+		return usageError{fmt.Errorf("%w: %s", err, traceHint)}
+	case err != nil:
 		return usageError{err}
 	}
 	return writeOutput(stdout, *out, func(w io.Writer) error { return write(w, rep) })
 }
+
+// traceHint says how result files get traces.
+const traceHint = "run coldstart matrix with --trace N (N traced iterations per scenario after the timed ones; coldstart.trace=N on the kernel command line)"
 
 // explainInput reads a result file, or the kernel's file in a run directory.
 func explainInput(p, kernel string) (*results.File, error) {

@@ -12,6 +12,10 @@ import (
 	"coldstart/harness/results"
 )
 
+// reportExplains bounds the explain sections of a report page: the
+// largest changes between neighbouring kernels.
+const reportExplains = 12
+
 func runReport(_ context.Context, stdout, stderr io.Writer, args []string) error {
 	var cf compareFlags
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
@@ -64,9 +68,11 @@ func runReport(_ context.Context, stdout, stderr io.Writer, args []string) error
 	r := compare.Matrix(files, base, o)
 	r.New = strings.Join(pos, " ")
 	r.Base = bdir
-	if err := writeOutput(stdout, *htmlOut, func(w io.Writer) error {
-		return compare.WriteHTML(w, compare.PageFromReport(r))
-	}); err != nil {
+	p := compare.PageFromReport(r)
+	// Where the time went between neighbouring kernels, for the scenarios
+	// that moved beyond the threshold and carry traces (matrix --trace N).
+	p.AddExplanations(compare.Adjacent(files, o, reportExplains))
+	if err := writeOutput(stdout, *htmlOut, func(w io.Writer) error { return compare.WriteHTML(w, p) }); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "%s\nwrote %s\n", r.Summary(), *htmlOut)

@@ -28,6 +28,10 @@
 // Each step keeps its build log and its boots' console logs and result
 // files under <out>/step-NN-<commit>/.
 //
+// With Options.Explain every boot also traces the scenario in the kernel
+// after its timed iterations, and Explain reads the last good and the
+// first bad commit's result files back to say where the time went.
+//
 // Environment: none directly (see harness/kernels and harness/qemu).
 package bisect
 
@@ -65,8 +69,13 @@ type Options struct {
 	Compare         compare.Options
 	Builder         Builder
 	Measurer        Measurer
-	Out             string // state, logs and report
-	Progress        io.Writer
+	// Explain, when above 0, has every boot trace that many iterations
+	// of the scenario after the timed ones, so that Explain can say where
+	// the time went between the last good and the first bad commit. The
+	// Measurer must be a Tracer.
+	Explain  int
+	Out      string // state, logs and report
+	Progress io.Writer
 }
 
 // Step is one commit measured during the bisect.
@@ -180,6 +189,13 @@ func (o *Options) check() error {
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
+	}
+	if o.Explain > 0 {
+		m, err := Traced(o.Measurer, o.Explain)
+		if err != nil {
+			return fmt.Errorf("bisect: explain: %w", err)
+		}
+		o.Measurer = m
 	}
 	return nil
 }

@@ -332,3 +332,97 @@ func TestClassify(t *testing.T) {
 		}
 	}
 }
+
+// With Explain, every boot traces and Explain says where the time went
+// between the last good and the first bad commit (the fake's delay under
+// create_ipc_ns), reading the result files of all their rounds; without
+// it, or on a kernel without the tracer, one line says why not.
+func TestExplain(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		slow      int
+		explain   int
+		noTracer  bool
+		boots     int // 3: every commit takes several rounds
+		lastGood  int
+		firstBad  int
+		why       string
+		unsupport bool
+	}{
+		{name: "explained", slow: 5, explain: 3, lastGood: 4, firstBad: 5},
+		{name: "several rounds", slow: 5, explain: 2, boots: 3, lastGood: 4, firstBad: 5},
+		{name: "the bad end", slow: 8, explain: 3, lastGood: 7, firstBad: 8},
+		{name: "the good end", slow: 1, explain: 3, lastGood: 0, firstBad: 1},
+		{name: "no traces", slow: 5, lastGood: 4, firstBad: 5, why: "rerun the bisect with --explain"},
+		{name: "no tracer", slow: 5, explain: 3, noTracer: true, lastGood: 4, firstBad: 5, why: "unsupported: good-", unsupport: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixtureSlow(t, tc.slow)
+			f.opts.Explain = tc.explain
+			f.meas.NoTracer = tc.noTracer
+			if tc.boots > 0 {
+				f.opts.Boots = tc.boots
+			}
+			st, err := bisect.Run(context.Background(), f.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.meas.Trace != tc.explain {
+				t.Errorf("measurer traces %d iterations, want %d", f.meas.Trace, tc.explain)
+			}
+			e := bisect.Explain(st, f.opts.Out)
+			wantKernel := "last good " + f.commits[tc.lastGood][:12] + " → first bad " + f.commits[tc.firstBad][:12]
+			if e.Kernel != wantKernel || e.Verdict != compare.Regressed || !strings.HasPrefix(e.Change, "+") {
+				t.Errorf("explanation of %q (%s %s), want %q regressed", e.Kernel, e.Verdict, e.Change, wantKernel)
+			}
+			var b strings.Builder
+			if err := compare.WriteExplanationsText(&b, []compare.Explanation{e}, 0); err != nil {
+				t.Fatal(err)
+			}
+			if tc.why != "" {
+				if e.Report != nil || !strings.Contains(e.Why, tc.why) || e.Unsupported != tc.unsupport {
+					t.Errorf("want no report and why %q (unsupported %v), got %+v", tc.why, tc.unsupport, e)
+				}
+				return
+			}
+			if e.Report == nil {
+				t.Fatalf("no report: %s", e.Why)
+			}
+			t.Log("\n" + b.String())
+			c := e.Report.Culprit
+			if c == nil || c.Path != bisecttest.DelayPath || c.SelfGrowth != 10e6 {
+				t.Errorf("culprit %+v, want %s +10 ms", c, bisecttest.DelayPath)
+			}
+			// Every boot of both commits, over all rounds, was traced.
+			if e.Report.Base.Boots != len(boots(st, f.commits[tc.lastGood])) || e.Report.New.Boots != len(boots(st, f.commits[tc.firstBad])) {
+				t.Errorf("traced boots %d/%d, want every boot's", e.Report.Base.Boots, e.Report.New.Boots)
+			}
+			if !strings.Contains(b.String(), "own time grew most in __x64_sys_unshare > create_ipc_ns > msleep: +10.00 ms") {
+				t.Errorf("text lacks the culprit:\n%s", b.String())
+			}
+		})
+	}
+
+	// An inconclusive bisect has nothing to explain.
+	e := bisect.Explain(&bisect.State{Scenario: scenario, Good: bisect.End{Commit: "a"}, Bad: bisect.End{Commit: "b"}}, t.TempDir())
+	if e.Report != nil || !strings.Contains(e.Why, "no first bad commit") {
+		t.Errorf("inconclusive: %+v", e)
+	}
+}
+
+// boots are a commit's per-boot sample groups, from an end or a step.
+func boots(st *bisect.State, commit string) [][]float64 {
+	switch commit {
+	case st.Good.Commit:
+		return st.Good.Groups
+	case st.Bad.Commit:
+		return st.Bad.Groups
+	}
+	for _, s := range st.Steps {
+		if s.Commit == commit {
+			return s.Groups
+		}
+	}
+	return nil
+}

@@ -14,11 +14,35 @@ import (
 )
 
 // Measurer boots kernels and returns one result file per target, in the
-// order of targets. An implementation must boot the targets alternately
-// (boot 0 of every target, then boot 1, ...) so that drift of the machine
-// during the call falls on all of them alike.
+// order of targets, and leaves them in dir as <kernel name>.json (as
+// matrix.Run does), where explain finds them later. An implementation must
+// boot the targets alternately (boot 0 of every target, then boot 1, ...)
+// so that drift of the machine during the call falls on all of them alike.
 type Measurer interface {
 	Measure(ctx context.Context, targets []matrix.Target, boots int, dir string) ([]*results.File, error)
+}
+
+// A Tracer is a Measurer that can also graph, in the kernel, n more
+// iterations of each scenario after the timed ones (matrix.Options.Trace,
+// package guest/trace), for explain. The timed samples are never traced.
+type Tracer interface {
+	Measurer
+	// Traced returns a Measurer that measures like this one and then
+	// traces n iterations per scenario and boot.
+	Traced(n int) Measurer
+}
+
+// ErrCannotTrace is returned by Traced for a Measurer that is no Tracer.
+var ErrCannotTrace = errors.New("this measurer cannot take kernel traces")
+
+// Traced returns m made to trace n iterations per scenario and boot after
+// the timed ones.
+func Traced(m Measurer, n int) (Measurer, error) {
+	t, ok := m.(Tracer)
+	if !ok {
+		return nil, fmt.Errorf("%w (%T)", ErrCannotTrace, m)
+	}
+	return t.Traced(n), nil
 }
 
 // QEMUMeasurer measures with matrix.Run, one VM at a time: matrix.Units
@@ -34,8 +58,11 @@ type QEMUMeasurer struct {
 	CPUs       int
 	MemoryMB   int
 	Append     []string
-	Deadlines  matrix.Deadlines
-	Progress   io.Writer
+	// Trace, when above 0, traces that many iterations per scenario after
+	// the timed ones (matrix.Options.Trace).
+	Trace     int
+	Deadlines matrix.Deadlines
+	Progress  io.Writer
 
 	// run is matrix.Run; tests replace it.
 	run func(context.Context, matrix.Options) ([]*results.File, error)
@@ -66,7 +93,7 @@ func (m *QEMUMeasurer) Measure(ctx context.Context, targets []matrix.Target, boo
 	files, err := run(ctx, matrix.Options{
 		Targets: targets, Initrd: m.Initrd, Scenarios: m.Scenarios,
 		Boots: boots, Iterations: m.Iterations, Warmups: m.Warmups,
-		Accel: m.Accel, CPUs: m.CPUs, MemoryMB: m.MemoryMB, Append: m.Append,
+		Accel: m.Accel, CPUs: m.CPUs, MemoryMB: m.MemoryMB, Append: m.Append, Trace: m.Trace,
 		Deadlines: m.Deadlines, OutDir: dir, Progress: progress,
 		Jobs: 1, // strict alternation; see the type's comment
 	})
@@ -79,6 +106,13 @@ func (m *QEMUMeasurer) Measure(ctx context.Context, targets []matrix.Target, boo
 		}
 	}
 	return files, nil
+}
+
+// Traced implements Tracer: a copy of m with Trace n.
+func (m *QEMUMeasurer) Traced(n int) Measurer {
+	c := *m
+	c.Trace = n
+	return &c
 }
 
 // ErrBoot is wrapped when a kernel did not boot or its agent did not run.

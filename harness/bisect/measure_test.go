@@ -2,6 +2,7 @@ package bisect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -29,8 +30,8 @@ func TestQEMUMeasurerAlternates(t *testing.T) {
 	if _, err := m.Measure(context.Background(), ts, 3, t.TempDir()); err != nil {
 		t.Fatal(err)
 	}
-	if got.Jobs != 1 || got.Boots != 3 || got.Targets[0].Kernel.Name != "base" || got.Targets[1].Kernel.Name != "head" {
-		t.Fatalf("matrix options: jobs %d, boots %d, targets %v", got.Jobs, got.Boots, got.Targets)
+	if got.Jobs != 1 || got.Boots != 3 || got.Targets[0].Kernel.Name != "base" || got.Targets[1].Kernel.Name != "head" || got.Trace != 0 {
+		t.Fatalf("matrix options: jobs %d, boots %d, targets %v, trace %d", got.Jobs, got.Boots, got.Targets, got.Trace)
 	}
 	var order []string
 	for _, u := range got.Shard.Select(matrix.Units([]string{"base", "head"}, got.Boots)) {
@@ -49,5 +50,31 @@ func TestQEMUMeasurerNoGoodBoot(t *testing.T) {
 	_, err := m.Measure(context.Background(), []matrix.Target{{Image: &kernels.Image{}}}, 1, t.TempDir())
 	if err == nil {
 		t.Fatal("no error when no boot worked")
+	}
+}
+
+// A traced QEMUMeasurer asks the matrix for traces; the original does not
+// change.
+func TestQEMUMeasurerTraced(t *testing.T) {
+	var got []int
+	m := &QEMUMeasurer{Accel: "tcg", run: func(_ context.Context, o matrix.Options) ([]*results.File, error) {
+		got = append(got, o.Trace)
+		return []*results.File{{Kernel: results.Kernel{Name: "k"}, Boots: []results.Boot{{Status: results.StatusOK}}}}, nil
+	}}
+	tm, err := Traced(m, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := []matrix.Target{{Kernel: kernels.Kernel{Name: "k"}, Image: &kernels.Image{BzImage: "/x"}}}
+	for _, x := range []Measurer{tm, m} {
+		if _, err := x.Measure(context.Background(), ts, 1, t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(got, []int{3, 0}) {
+		t.Errorf("matrix Trace %v, want [3 0]", got)
+	}
+	if _, err := Traced(struct{ Measurer }{m}, 3); !errors.Is(err, ErrCannotTrace) {
+		t.Errorf("a measurer without Traced: err %v, want ErrCannotTrace", err)
 	}
 }

@@ -9,6 +9,10 @@
 // regressed; a kernel that cannot be built or booted is an *InfraError
 // carrying the tail of its log.
 //
+// With Explain, every boot also traces a few iterations per scenario in
+// the kernel after the timed ones, and the reports end with where each
+// regressed or improved scenario's time went (package explain).
+//
 // Environment: none directly (see harness/kernels and harness/qemu).
 package ci
 
@@ -38,8 +42,13 @@ type Options struct {
 	Compare       compare.Options
 	Builder       bisect.Builder
 	Measurer      bisect.Measurer
-	Out           string // reports, build logs, result files, console logs
-	Progress      io.Writer
+	// Explain, when above 0, has every boot trace that many iterations
+	// per scenario after the timed ones, and the reports explain the
+	// regressed and improved scenarios. The Measurer must be a
+	// bisect.Tracer.
+	Explain  int
+	Out      string // reports, build logs, result files, console logs
+	Progress io.Writer
 }
 
 // Result is a finished comparison.
@@ -51,6 +60,10 @@ type Result struct {
 	Markdown, JUnit  string // report paths
 	Text             string
 	BaseLog, HeadLog string // build logs
+	// Explained are the regressed and improved scenarios' explanations
+	// (Options.Explain).
+	Explained []compare.Explanation
+	explained bool
 }
 
 // Regressed reports whether any scenario regressed.
@@ -94,6 +107,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
+	}
+	if o.Explain > 0 {
+		m, err := bisect.Traced(o.Measurer, o.Explain)
+		if err != nil {
+			return nil, fmt.Errorf("ci: explain: %w", err)
+		}
+		o.Measurer = m
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
@@ -150,13 +170,35 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			r.Report.Notes = append(r.Report.Notes, f.Kernel.Name+": some boots failed; see the console logs in "+filepath.Join(o.Out, "run"))
 		}
 	}
+	if o.Explain > 0 {
+		r.explained = true
+		r.Explained = compare.Explain(r.Report, compare.ExplainOptions{
+			Hint: "the traced iterations sent none: see the console logs in " + filepath.Join(o.Out, "run")})
+	}
 	r.Markdown, r.JUnit, r.Text = filepath.Join(o.Out, "report.md"), filepath.Join(o.Out, "junit.xml"), filepath.Join(o.Out, "report.txt")
 	for path, format := range map[string]string{r.Markdown: "markdown", r.JUnit: "junit", r.Text: "text"} {
-		if err := atomicfile.Write(path, 0o644, func(wr io.Writer) error { return compare.Write(wr, format, r.Report) }); err != nil {
+		if err := atomicfile.Write(path, 0o644, func(wr io.Writer) error { return r.Write(wr, format) }); err != nil {
 			return r, err
 		}
 	}
 	return r, nil
+}
+
+// Write writes the report in a compare format; markdown and text end with
+// the explanations when Options.Explain asked for them.
+func (r *Result) Write(w io.Writer, format string) error {
+	if err := compare.Write(w, format, r.Report); err != nil {
+		return err
+	}
+	switch {
+	case !r.explained:
+		return nil
+	case format == "markdown":
+		return compare.WriteExplanationsMarkdown(w, r.Explained, 0)
+	case format == "text":
+		return compare.WriteExplanationsText(w, r.Explained, 0)
+	}
+	return nil
 }
 
 // consoleTail is the end of the console log of the last failed boot.

@@ -150,3 +150,71 @@ func TestBootFailureIsInfra(t *testing.T) {
 		t.Fatalf("err = %v, want an InfraError at boot", err)
 	}
 }
+
+// With Explain, the measurer is asked for traces and the reports end with
+// where the regressed scenario's time went: the fake's delay, under
+// create_ipc_ns; without the tracer, one line says unsupported.
+func TestExplain(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		explain  int
+		noTracer bool
+		want     []string
+		wantNot  []string
+	}{
+		{name: "explained", explain: 3, want: []string{
+			"own time grew most in ", "__x64_sys_unshare > create_ipc_ns > msleep", "+10.00 ms per iteration (0 ns -> 10.00 ms)",
+			"tracing off while timing: yes / yes",
+		}},
+		{name: "no tracer", explain: 3, noTracer: true, want: []string{
+			"explain ipcns on base-", "unsupported: base-", "needs CONFIG_FUNCTION_GRAPH_TRACER",
+		}},
+		{name: "off", wantNot: []string{"explain", "where the kernel time went"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.meas.NoTracer = tc.noTracer
+			f.opts.Base, f.opts.Head, f.opts.Explain = f.commits[4], f.commits[5], tc.explain
+			r, err := ci.Run(context.Background(), f.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f.meas.Trace != tc.explain {
+				t.Errorf("measurer traces %d iterations, want %d", f.meas.Trace, tc.explain)
+			}
+			if !r.Regressed() {
+				t.Fatalf("not regressed: %+v", r.Report.Rows)
+			}
+			if tc.explain > 0 && (len(r.Explained) != 1 || r.Explained[0].Scenario != scenario) {
+				t.Fatalf("explained %+v, want ipcns", r.Explained)
+			}
+			for _, p := range []string{r.Markdown, r.Text} {
+				b, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(string(b), w) {
+						t.Errorf("%s lacks %q:\n%s", p, w, b)
+					}
+				}
+				for _, w := range tc.wantNot {
+					if strings.Contains(string(b), w) {
+						t.Errorf("%s has %q:\n%s", p, w, b)
+					}
+				}
+			}
+		})
+	}
+}
+
+// A measurer that cannot trace is refused before anything is built.
+func TestExplainNeedsATracer(t *testing.T) {
+	f := newFixture(t)
+	f.opts.Base, f.opts.Head, f.opts.Explain = f.commits[4], f.commits[5], 3
+	f.opts.Measurer = struct{ bisect.Measurer }{f.meas}
+	_, err := ci.Run(context.Background(), f.opts)
+	if !errors.Is(err, bisect.ErrCannotTrace) || len(f.builder.Done) != 0 {
+		t.Fatalf("err = %v (built %v), want ErrCannotTrace before building", err, f.builder.Done)
+	}
+}

@@ -26,7 +26,12 @@
 // make pooled p-values far too small.
 //
 // Boots whose guest clock fell back to ticks (clock_coarse) are left out,
-// with a note. Scenarios that are unsupported or failed on either side are
+// with a note.
+//
+// Explain runs package explain on the rows that regressed or improved,
+// between their two result files, and Adjacent on kernels next to each
+// other in version order; the HTML page embeds their tables and icicle
+// charts when the files carry kernel traces (matrix --trace N). Scenarios that are unsupported or failed on either side are
 // reported as such, never with a verdict.
 //
 // Environment: none.

@@ -69,12 +69,22 @@ func fixture(kernel, version string, seed uint64, boots, iters int, scales map[s
 // with a coarse clock.
 func fixtureRuns(t *testing.T) (base, next string) {
 	t.Helper()
+	return fixtureRunsWith(t, nil)
+}
+
+// fixtureRunsWith is fixtureRuns with mutate applied to each file before
+// it is written; side is "base" or "new".
+func fixtureRunsWith(t *testing.T, mutate func(side string, f *results.File)) (base, next string) {
+	t.Helper()
 	dir := t.TempDir()
 	base, next = filepath.Join(dir, "base"), filepath.Join(dir, "new")
 	require.NoError(t, os.MkdirAll(base, 0o755))
 	require.NoError(t, os.MkdirAll(next, 0o755))
 	unsup := map[string]string{"userns": results.StatusUnsupported}
 	write := func(d string, f *results.File) {
+		if mutate != nil {
+			mutate(filepath.Base(d), f)
+		}
 		require.NoError(t, results.Write(filepath.Join(d, f.Kernel.Name+".json"), f))
 	}
 	write(base, fixture("debian-6.1-cloud", "6.1.192", 1, 8, 20,

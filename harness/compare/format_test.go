@@ -6,67 +6,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	gold "coldstart/internal/golden"
 )
 
-// golden compares got with testdata/name; on a mismatch it writes
-// testdata/name.got and shows a (-want +got) diff. COLDSTART_UPDATE_GOLDEN=1
-// rewrites the golden file.
+// golden compares got with testdata/name (see internal/golden).
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if os.Getenv("COLDSTART_UPDATE_GOLDEN") == "1" {
-		require.NoError(t, os.WriteFile(path, got, 0o644))
-		return
-	}
-	want, err := os.ReadFile(path)
-	require.NoError(t, err, "golden file missing: run with COLDSTART_UPDATE_GOLDEN=1")
-	if bytes.Equal(want, got) {
-		os.Remove(path + ".got")
-		return
-	}
-	require.NoError(t, os.WriteFile(path+".got", got, 0o644))
-	t.Errorf("%s differs from the golden file (wrote %s.got):\n%s", name, path, lineDiff(string(want), string(got)))
-}
-
-// lineDiff is a small (-want +got) diff: lines only in one side, in order.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	// Longest common subsequence table.
-	lcs := make([][]int, len(w)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(g)+1)
-	}
-	for i := len(w) - 1; i >= 0; i-- {
-		for j := len(g) - 1; j >= 0; j-- {
-			if w[i] == g[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	var b strings.Builder
-	b.WriteString("(-want +got)\n")
-	i, j := 0, 0
-	for i < len(w) || j < len(g) {
-		switch {
-		case i < len(w) && j < len(g) && w[i] == g[j]:
-			i++
-			j++
-		case j < len(g) && (i == len(w) || lcs[i][j+1] >= lcs[i+1][j]):
-			b.WriteString("+" + g[j] + "\n")
-			j++
-		default:
-			b.WriteString("-" + w[i] + "\n")
-			i++
-		}
-	}
-	return b.String()
+	gold.Check(t, name, got)
 }
 
 func fixtureReport(t *testing.T) *Report {

@@ -20,9 +20,12 @@ type Page struct {
 	Kernels   []string
 	Scenarios []string
 	// Cells[scenario][kernel]
-	Cells   map[string]map[string]*Cell
-	Summary string
-	Notes   []string
+	Cells map[string]map[string]*Cell
+	// Explains[scenario] are where the kernel time went (package
+	// explain): a table and an icicle chart each.
+	Explains map[string][]PageExplain
+	Summary  string
+	Notes    []string
 }
 
 // Cell is one kernel and scenario.
@@ -75,6 +78,7 @@ func PageFromReport(r *Report) *Page {
 		}
 		p.Cells[row.Scenario][row.Kernel] = c
 	}
+	p.AddExplanations(withTraces(Explain(r, ExplainOptions{Verdicts: []Verdict{Regressed}})))
 	return p
 }
 
@@ -246,6 +250,7 @@ func drawSeries(b *svgBuilder, s *Series, x float64, col string, y func(float64)
 var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"chart":    func(p *Page, s string) template.HTML { return chartSVG(p, s) },
 	"cell":     func(p *Page, s, k string) *Cell { return p.Cells[s][k] },
+	"explains": func(p *Page, s string) []PageExplain { return p.Explains[s] },
 	"duration": Duration,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -264,6 +269,10 @@ svg.chart{max-width:100%;height:auto;background:#fafbfc;border:1px solid #e2e8f0
 table{border-collapse:collapse;margin-top:6px;font-size:13px} td,th{padding:2px 10px;border-bottom:1px solid #edf2f7;text-align:left}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.regressed td{color:#c53030;font-weight:bold} tr.improved td{color:#2f855a}
+h3{font-size:14px;margin:18px 0 4px} .explain-head,.why{color:#4a5568;margin:4px 0}
+table.explain code{font-size:12px} table.explain td.num{white-space:nowrap} table.explain tr.grew td.num:first-child{color:#c53030}
+table.explain tr.shrank td.num:first-child{color:#2b6cb0} .explain-notes{color:#718096;font-size:12px}
+svg.icicle{max-width:100%;height:auto;display:block;margin-top:8px;border:1px solid #e2e8f0}
 </style></head>
 <body data-charts="{{len .Scenarios}}">
 <h1>{{.Title}}</h1>
@@ -277,19 +286,25 @@ tr.regressed td{color:#c53030;font-weight:bold} tr.improved td{color:#2f855a}
 <table><tr><th>kernel</th><th>baseline</th><th>new</th><th>change [95% CI] p</th><th>verdict</th><th>note</th></tr>
 {{range $k := $.Kernels}}{{with cell $ $s $k}}<tr class="{{.Verdict}}"><td>{{$k}}</td><td class="num">{{if .Base}}{{duration .Base.Median}}{{end}}</td><td class="num">{{if .New}}{{duration .New.Median}}{{end}}</td><td class="num">{{.Change}}</td><td>{{.Verdict}}</td><td>{{.Note}}</td></tr>
 {{end}}{{end}}</table>
-</section>
+{{range explains $ $s}}<h3>Where the kernel time went: {{.Title}}</h3>
+{{if .Body}}{{.Body}}{{else}}<p class="why">{{.Why}}</p>{{end}}
+{{end}}</section>
 {{end}}
 {{if .Notes}}<h2>Notes</h2><ul>{{range .Notes}}<li>{{.}}</li>{{end}}</ul>{{end}}
 <script>
 // Marks the page once laid out, so that a headless browser can check that
-// every chart has a size and holds its marks.
+// every chart and icicle has a size and holds its marks.
 document.addEventListener("DOMContentLoaded", function () {
-  var n = 0;
-  document.querySelectorAll("svg.chart").forEach(function (s) {
-    var b = s.getBBox();
-    if (b.width > 0 && b.height > 0 && s.querySelectorAll("line,rect,circle").length > 0) n++;
-  });
-  document.body.setAttribute("data-rendered-charts", String(n));
+  var count = function (sel) {
+    var n = 0;
+    document.querySelectorAll(sel).forEach(function (s) {
+      var b = s.getBBox();
+      if (b.width > 0 && b.height > 0 && s.querySelectorAll("line,rect,circle").length > 0) n++;
+    });
+    return String(n);
+  };
+  document.body.setAttribute("data-rendered-charts", count("svg.chart"));
+  document.body.setAttribute("data-rendered-icicles", count("svg.icicle"));
 });
 </script>
 </body></html>

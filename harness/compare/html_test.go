@@ -17,8 +17,9 @@ import (
 
 func TestHTMLIsSelfContained(t *testing.T) {
 	var b bytes.Buffer
-	require.NoError(t, WriteHTML(&b, PageFromReport(fixtureReport(t))))
+	require.NoError(t, WriteHTML(&b, PageFromReport(tracedReport(t))))
 	page := b.String()
+	assert.Contains(t, page, `<svg class="icicle"`)
 	assert.Equal(t, 6, strings.Count(page, `<svg class="chart"`), "one chart per scenario")
 	assert.Contains(t, page, "▲ regressed")
 	for _, remote := range []string{"http://", "https://", "//cdn", "<link", "src="} {
@@ -50,30 +51,45 @@ func chromiumArgs(t *testing.T) []string {
 }
 
 // TestHTMLRendersInChromium loads the page in headless Chromium and reads
-// back the mark its script sets once every chart has been laid out with a
-// size and marks in it.
+// back the marks its script sets once every chart and icicle has been laid
+// out with a size and marks in it: a page from result files with kernel
+// traces carries the regressed scenario's icicle.
 func TestHTMLRendersInChromium(t *testing.T) {
 	bin := chromium(t)
-	dir := t.TempDir()
-	page := filepath.Join(dir, "report.html")
-	var b bytes.Buffer
-	require.NoError(t, WriteHTML(&b, PageFromReport(fixtureReport(t))))
-	require.NoError(t, os.WriteFile(page, b.Bytes(), 0o644))
+	for _, tc := range []struct {
+		name            string
+		report          func(*testing.T) *Report
+		charts, icicles string
+	}{
+		{"untraced", fixtureReport, "6", "0"},
+		{"traced", tracedReport, "6", "1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			page := filepath.Join(dir, "report.html")
+			var b bytes.Buffer
+			require.NoError(t, WriteHTML(&b, PageFromReport(tc.report(t))))
+			require.NoError(t, os.WriteFile(page, b.Bytes(), 0o644))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	args := append(chromiumArgs(t), "--dump-dom", "file://"+page)
-	out, err := exec.CommandContext(ctx, bin, args...).Output()
-	require.NoError(t, err, "%s %s", bin, strings.Join(args, " "))
-	m := regexp.MustCompile(`data-rendered-charts="(\d+)"`).FindSubmatch(out)
-	require.NotNil(t, m, "the page's script did not run:\n%.2000s", out)
-	assert.Equal(t, "6", string(m[1]), "charts laid out with content")
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			args := append(chromiumArgs(t), "--dump-dom", "file://"+page)
+			out, err := exec.CommandContext(ctx, bin, args...).Output()
+			require.NoError(t, err, "%s %s", bin, strings.Join(args, " "))
+			m := regexp.MustCompile(`data-rendered-charts="(\d+)"`).FindSubmatch(out)
+			require.NotNil(t, m, "the page's script did not run:\n%.2000s", out)
+			assert.Equal(t, tc.charts, string(m[1]), "charts laid out with content")
+			m = regexp.MustCompile(`data-rendered-icicles="(\d+)"`).FindSubmatch(out)
+			require.NotNil(t, m, "the page's script did not count icicles:\n%.2000s", out)
+			assert.Equal(t, tc.icicles, string(m[1]), "icicles laid out with content")
 
-	shot := filepath.Join(dir, "shot.png")
-	args = append(chromiumArgs(t), "--window-size=1000,1400", "--screenshot="+shot, "file://"+page)
-	out, err = exec.CommandContext(ctx, bin, args...).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	st, err := os.Stat(shot)
-	require.NoError(t, err)
-	assert.Greater(t, st.Size(), int64(10000), "a screenshot with something in it")
+			shot := filepath.Join(dir, "shot.png")
+			args = append(chromiumArgs(t), "--window-size=1000,1400", "--screenshot="+shot, "file://"+page)
+			out, err = exec.CommandContext(ctx, bin, args...).CombinedOutput()
+			require.NoError(t, err, "%s", out)
+			st, err := os.Stat(shot)
+			require.NoError(t, err)
+			assert.Greater(t, st.Size(), int64(10000), "a screenshot with something in it")
+		})
+	}
 }

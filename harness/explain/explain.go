@@ -11,13 +11,48 @@ import (
 	"coldstart/harness/results"
 )
 
-// ErrNoTrace is returned when a result file holds no usable trace of the
-// scenario: run the matrix with coldstart.trace=N.
+// ErrNoTrace is wrapped by a *NoTraceError: a result file holds no usable
+// trace of the scenario (run the matrix with --trace N, which puts
+// coldstart.trace=N on the kernel command line).
 var ErrNoTrace = errors.New("no kernel trace of the scenario")
 
-// ErrUnsupported is returned when a kernel could not trace (it lacks
-// CONFIG_FUNCTION_GRAPH_TRACER); the error says which.
+// ErrUnsupported is wrapped by an *UnsupportedError: a kernel could not
+// trace (it lacks CONFIG_FUNCTION_GRAPH_TRACER). Callers report it as
+// unsupported, never as a failure.
 var ErrUnsupported = errors.New("kernel cannot trace")
+
+// NoTraceError says which file lacks a trace of which scenario, and why
+// when the guest said (a traced pass that failed, per boot). It does not
+// say how to get traces: that depends on the caller (matrix --trace N, ci
+// --explain, ...).
+type NoTraceError struct {
+	Kernel, Release, Scenario string
+	Why                       []string // "boot 0: <error>"
+}
+
+func (e *NoTraceError) Error() string {
+	s := fmt.Sprintf("%v in %s for %s", ErrNoTrace, Label(e.Kernel, e.Release), e.Scenario)
+	if len(e.Why) > 0 {
+		s += " (" + strings.Join(e.Why, "; ") + ")"
+	}
+	return s
+}
+
+func (e *NoTraceError) Unwrap() error { return ErrNoTrace }
+
+// UnsupportedError is a kernel that cannot trace; Reason is the guest's
+// ("needs CONFIG_FUNCTION_GRAPH_TRACER (...)").
+type UnsupportedError struct {
+	Kernel, Release string
+	Boot            int
+	Reason          string
+}
+
+func (e *UnsupportedError) Error() string {
+	return fmt.Sprintf("%v: %s boot %d: %s", ErrUnsupported, Label(e.Kernel, e.Release), e.Boot, e.Reason)
+}
+
+func (e *UnsupportedError) Unwrap() error { return ErrUnsupported }
 
 // Report is one scenario's explanation between two kernels.
 type Report struct {
@@ -160,7 +195,7 @@ func side(f *results.File, scenario string, s *Side) (map[string]Figures, error)
 	for _, t := range f.Traces(scenario) {
 		switch {
 		case t.Unsupported != "":
-			return nil, fmt.Errorf("%w: %s (%s) boot %d: %s", ErrUnsupported, f.Kernel.Name, f.Kernel.Release, t.Boot, t.Unsupported)
+			return nil, &UnsupportedError{Kernel: f.Kernel.Name, Release: f.Kernel.Release, Boot: t.Boot, Reason: t.Unsupported}
 		case t.Iterations == 0:
 			why = append(why, fmt.Sprintf("boot %d: %s", t.Boot, t.Error))
 			continue
@@ -178,11 +213,7 @@ func side(f *results.File, scenario string, s *Side) (map[string]Figures, error)
 		}
 	}
 	if s.Iterations == 0 {
-		extra := ""
-		if len(why) > 0 {
-			extra = " (" + strings.Join(why, "; ") + ")"
-		}
-		return nil, fmt.Errorf("%w in %s (%s) for %s: run the matrix with coldstart.trace=N%s", ErrNoTrace, f.Kernel.Name, f.Kernel.Release, scenario, extra)
+		return nil, &NoTraceError{Kernel: f.Kernel.Name, Release: f.Kernel.Release, Scenario: scenario, Why: why}
 	}
 	n := s.Iterations
 	type pooled struct {

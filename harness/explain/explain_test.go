@@ -74,10 +74,16 @@ func TestExplainRanksGrowth(t *testing.T) {
 	assert.False(t, r.Rows[4].Base.Present)
 	assert.True(t, r.Base.Untraced && r.New.Untraced)
 
-	var text, md, svg bytes.Buffer
+	var text, md, svg, page bytes.Buffer
 	require.NoError(t, WriteText(&text, r, 3))
 	require.NoError(t, WriteMarkdown(&md, r, 0))
 	require.NoError(t, WriteSVG(&svg, r))
+	require.NoError(t, WriteHTML(&page, r, 2))
+	assert.Equal(t, 2, strings.Count(page.String(), `<tr class="grew">`), "top 2 rows")
+	assert.Contains(t, svg.String(), "netns: kernel call paths, base vs new")
+	assert.Contains(t, page.String(), `<svg class="icicle"`)
+	assert.Contains(t, page.String(), "own time grew most in __x64_sys_clone &gt; copy_net_ns &gt; setup_net &gt; ops_in")
+	assert.NotContains(t, page.String(), "<script")
 	assert.Contains(t, text.String(), "own time grew most in __x64_sys_clone > copy_net_ns > setup_net > ops_in: +4.00 ms")
 	assert.Contains(t, text.String(), "timed wall median (untraced): 10.00 ms -> 14.00 ms (+4.00 ms, +40.0%)")
 	assert.Equal(t, 3, strings.Count(text.String(), "  __x64_sys_clone"), "top 3 rows")
@@ -102,12 +108,23 @@ func TestExplainErrors(t *testing.T) {
 	base, nw := pair()
 	_, err := Explain(base, nw, "ipcns")
 	assert.True(t, errors.Is(err, ErrNoTrace), "%v", err)
-	assert.ErrorContains(t, err, "coldstart.trace=N")
+	var nt *NoTraceError
+	require.ErrorAs(t, err, &nt)
+	assert.Equal(t, NoTraceError{Kernel: "base", Release: "base-amd64", Scenario: "ipcns"}, *nt)
 
 	nw.Boots[0].Traces["netns"] = &results.Trace{Scenario: "netns", Unsupported: "needs CONFIG_FUNCTION_GRAPH_TRACER"}
 	_, err = Explain(base, nw, "netns")
 	assert.True(t, errors.Is(err, ErrUnsupported), "%v", err)
 	assert.ErrorContains(t, err, "needs CONFIG_FUNCTION_GRAPH_TRACER")
+	var ue *UnsupportedError
+	require.ErrorAs(t, err, &ue)
+	assert.Equal(t, "new", ue.Kernel)
+
+	// A traced pass that failed says why.
+	nw.Boots[0].Traces["netns"] = &results.Trace{Scenario: "netns", Error: "read trace_pipe: EIO"}
+	_, err = Explain(base, nw, "netns")
+	assert.True(t, errors.Is(err, ErrNoTrace), "%v", err)
+	assert.ErrorContains(t, err, "boot 0: read trace_pipe: EIO")
 }
 
 func TestNormalize(t *testing.T) {

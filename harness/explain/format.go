@@ -18,7 +18,7 @@ func WriteText(w io.Writer, r *Report, top int) error {
 	var b strings.Builder
 	header(&b, r, false)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "growth/iter\t%s\t%s\tcalls\tself growth\t\n", short(r.Base.Kernel), short(r.New.Kernel))
+	fmt.Fprintf(tw, "growth/iter\t%s\t%s\tcalls\tself growth\t\n", short(columns(r)[0]), short(columns(r)[1]))
 	for _, row := range rows(r, top) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t  %s\n", signed(row.Growth), figure(row.Base), figure(row.New),
 			calls(row), signed(row.SelfGrowth), pretty(row.Path))
@@ -34,7 +34,7 @@ func WriteMarkdown(w io.Writer, r *Report, top int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### Where `%s` spends its time in the kernel\n\n", r.Scenario)
 	header(&b, r, true)
-	fmt.Fprintf(&b, "| growth/iter | %s | %s | calls | self growth | call path |\n", mdEsc(r.Base.Kernel), mdEsc(r.New.Kernel))
+	fmt.Fprintf(&b, "| growth/iter | %s | %s | calls | self growth | call path |\n", mdEsc(columns(r)[0]), mdEsc(columns(r)[1]))
 	b.WriteString("|---:|---:|---:|---:|---:|:---|\n")
 	for _, row := range rows(r, top) {
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | `%s` |\n", signed(row.Growth), figure(row.Base), figure(row.New),
@@ -46,6 +46,71 @@ func WriteMarkdown(w io.Writer, r *Report, top int) error {
 	return err
 }
 
+// WriteHTML writes the report as a self-contained HTML fragment (no
+// scripts, no network) for a page: the header lines, the top rows (0:
+// DefaultTop) as a table, the icicle chart of every path and the notes, in
+// a <div class="explain">.
+func WriteHTML(w io.Writer, r *Report, top int) error {
+	var b strings.Builder
+	e := html.EscapeString
+	var head strings.Builder
+	header(&head, r, false)
+	lines := strings.Split(strings.TrimSpace(head.String()), "\n")
+	fmt.Fprintf(&b, `<div class="explain" data-scenario="%s">`+"\n"+`<p class="explain-head">`, e(r.Scenario))
+	for i, l := range lines[1:] { // lines[0] is the title, which the page gives
+		if i > 0 {
+			b.WriteString("<br>")
+		}
+		b.WriteString(e(l))
+	}
+	b.WriteString("</p>\n")
+	fmt.Fprintf(&b, `<table class="explain"><tr><th>growth/iter</th><th>%s</th><th>%s</th><th>calls</th><th>self growth</th><th>call path</th></tr>`+"\n",
+		e(columns(r)[0]), e(columns(r)[1]))
+	for _, row := range rows(r, top) {
+		cls := "same"
+		switch {
+		case row.Growth > 0:
+			cls = "grew"
+		case row.Growth < 0:
+			cls = "shrank"
+		}
+		fmt.Fprintf(&b, `<tr class="%s"><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td><code>%s</code></td></tr>`+"\n",
+			cls, e(signed(row.Growth)), e(figure(row.Base)), e(figure(row.New)), e(calls(row)), e(signed(row.SelfGrowth)), e(pretty(row.Path)))
+	}
+	b.WriteString("</table>\n")
+	b.WriteString(SVG(r))
+	var foot strings.Builder
+	footer(&foot, r, false)
+	if f := strings.TrimSpace(foot.String()); f != "" {
+		b.WriteString(`<ul class="explain-notes">`)
+		for _, l := range strings.Split(f, "\n") {
+			fmt.Fprintf(&b, "<li>%s</li>", e(strings.TrimPrefix(l, "note: ")))
+		}
+		b.WriteString("</ul>\n")
+	}
+	b.WriteString("</div>\n")
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// Label is "kernel (release)", or the kernel alone when the release is
+// not known.
+func Label(kernel, release string) string {
+	if release == "" {
+		return kernel
+	}
+	return kernel + " (" + release + ")"
+}
+
+// columns names the two sides' columns: the kernels, or "base" and "new"
+// when both runs are of one kernel (a baseline and a new run).
+func columns(r *Report) [2]string {
+	if r.Base.Kernel == r.New.Kernel {
+		return [2]string{"base", "new"}
+	}
+	return [2]string{r.Base.Kernel, r.New.Kernel}
+}
+
 func header(b *strings.Builder, r *Report, md bool) {
 	bullet := ""
 	if md {
@@ -54,7 +119,7 @@ func header(b *strings.Builder, r *Report, md bool) {
 	if !md {
 		fmt.Fprintf(b, "%s: where the kernel time went\n", r.Scenario)
 	}
-	fmt.Fprintf(b, "%sbase %s (%s), new %s (%s)\n", bullet, r.Base.Kernel, r.Base.Release, r.New.Kernel, r.New.Release)
+	fmt.Fprintf(b, "%sbase %s, new %s\n", bullet, Label(r.Base.Kernel, r.Base.Release), Label(r.New.Kernel, r.New.Release))
 	if r.Base.WallMedianNS > 0 && r.New.WallMedianNS > 0 {
 		d := r.New.WallMedianNS - r.Base.WallMedianNS
 		fmt.Fprintf(b, "%stimed wall median (untraced): %s -> %s (%s, %+.1f%%)\n", bullet,
@@ -216,10 +281,10 @@ func SVG(r *Report) string {
 	order(roots)
 	height := svgTop + float64(depth)*svgRow + 2*svgMargin
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="11">`+"\n",
+	fmt.Fprintf(&b, `<svg class="icicle" xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" viewBox="0 0 %.0f %.0f" font-family="sans-serif" font-size="11">`+"\n",
 		svgWidth, height, svgWidth, height)
 	fmt.Fprintf(&b, `<text x="%.0f" y="14" font-size="13">%s: kernel call paths, %s vs %s (width: time per iteration; red: grew, blue: shrank)</text>`+"\n",
-		svgMargin, html.EscapeString(r.Scenario), html.EscapeString(r.Base.Kernel), html.EscapeString(r.New.Kernel))
+		svgMargin, html.EscapeString(r.Scenario), html.EscapeString(columns(r)[0]), html.EscapeString(columns(r)[1]))
 	if total <= 0 {
 		b.WriteString("</svg>\n")
 		return b.String()

@@ -15,10 +15,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 
+	"coldstart/event"
 	"coldstart/harness/bisect"
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
@@ -99,12 +101,20 @@ func (b *Builder) Build(ctx context.Context, w *bisect.Workspace, commit string,
 
 // Measurer makes result files with samples of Scenario drawn per boot
 // from a log-normal around Good or Bad (by the image's kind): a per-boot
-// factor with sd BootSpread, then Iterations samples with sd 5%.
+// factor with sd BootSpread, then Iterations samples with sd 5%. It writes
+// them into the directory it is given, as the real one does.
+//
+// With Trace above 0 (see Traced) every boot also carries a kernel trace
+// of Scenario (TracePaths): a bad kernel spends Bad-Good more per
+// iteration in DelayPath.
 type Measurer struct {
 	Scenario   string
 	Good, Bad  float64 // medians, ns
 	BootSpread float64
 	Iterations int
+	Trace      int
+	// NoTracer makes traces say the kernel lacks the tracer.
+	NoTracer bool
 	// FailBoot makes every boot of these commits' kernels fail.
 	FailBoot map[string]bool
 	// Before, if set, is called before each Measure with its call number
@@ -120,6 +130,56 @@ type Measurer struct {
 	Boots map[string]int
 }
 
+// DelayPath is the call path a bad kernel's delay sits on.
+const DelayPath = "__x64_sys_unshare;create_ipc_ns;msleep"
+
+// TracePaths are the call paths of a traced iteration and their ns, with
+// delay ns in DelayPath.
+func TracePaths(delay int64) map[string]int64 {
+	p := map[string]int64{
+		"__x64_sys_unshare":                          2e6 + delay,
+		"__x64_sys_unshare;create_ipc_ns":            1.5e6 + delay,
+		"__x64_sys_unshare;create_ipc_ns;mq_init_ns": 1e6,
+		"__x64_sys_exit_group":                       1e6,
+		"__x64_sys_exit_group;do_exit;put_ipc_ns":    0.5e6,
+		"__x64_sys_wait4":                            0.2e6,
+	}
+	if delay > 0 {
+		p[DelayPath] = delay
+	}
+	return p
+}
+
+// Traced implements bisect.Tracer. Unlike the real one it changes m
+// itself, so that tests see what was asked.
+func (m *Measurer) Traced(n int) bisect.Measurer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.Trace = n
+	return m
+}
+
+func (m *Measurer) trace(n int, bad bool) *results.Trace {
+	if m.NoTracer {
+		return &results.Trace{Scenario: m.Scenario, Unsupported: "needs CONFIG_FUNCTION_GRAPH_TRACER (no function_graph in available_tracers)"}
+	}
+	tr := &results.Trace{Scenario: m.Scenario, Iterations: n, MaxDepth: 8,
+		Timed: []string{"current_tracer=nop tracing_on=0", "current_tracer=nop tracing_on=0"}}
+	delay := int64(0)
+	if bad {
+		delay = int64(m.Bad - m.Good)
+	}
+	for p, ns := range TracePaths(delay) {
+		it := make([]int64, n)
+		for i := range it {
+			it[i] = ns
+		}
+		tr.Paths = append(tr.Paths, event.TracePath{Path: p, Calls: int64(n), NS: ns * int64(n), IterNS: it})
+	}
+	sort.Slice(tr.Paths, func(i, j int) bool { return tr.Paths[i].Path < tr.Paths[j].Path })
+	return tr
+}
+
 // Calls is how many times Measure was called.
 func (m *Measurer) Calls() int {
 	m.mu.Lock()
@@ -131,7 +191,7 @@ func (m *Measurer) Calls() int {
 func (m *Measurer) Measure(ctx context.Context, targets []matrix.Target, boots int, dir string) ([]*results.File, error) {
 	m.mu.Lock()
 	m.calls++
-	call := m.calls
+	call, traced := m.calls, m.Trace
 	if m.Boots == nil {
 		m.Boots = map[string]int{}
 	}
@@ -173,7 +233,11 @@ func (m *Measurer) Measure(ctx context.Context, targets []matrix.Target, boots i
 				failed = append(failed, t.Kernel.Name)
 				continue
 			}
-			f.Boots = append(f.Boots, results.Boot{Index: b, Status: results.StatusOK})
+			boot := results.Boot{Index: b, Status: results.StatusOK}
+			if traced > 0 {
+				boot.Traces = map[string]*results.Trace{m.Scenario: m.trace(traced, t.Image.Name == "bad")}
+			}
+			f.Boots = append(f.Boots, boot)
 			center := m.Good
 			if t.Image.Name == "bad" {
 				center = m.Bad
@@ -187,6 +251,14 @@ func (m *Measurer) Measure(ctx context.Context, targets []matrix.Target, boots i
 				v := bootMed * math.Exp(rng.NormFloat64()*0.05)
 				sc.Samples = append(sc.Samples, results.Sample{Boot: b, Iter: it, WallNS: int64(v), OpNS: int64(v / 2)})
 			}
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return files, err
+	}
+	for _, f := range files {
+		if err := results.Write(filepath.Join(dir, f.Kernel.Name+".json"), f); err != nil {
+			return files, err
 		}
 	}
 	if len(failed) > 0 {
