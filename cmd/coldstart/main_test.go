@@ -264,17 +264,22 @@ func TestContainerScenarios(t *testing.T) {
 	}
 	none, def := f.Scenarios["oci-run/csrun/none"], f.Scenarios["oci-run/csrun/default"]
 	// csrun's own start-up time (command start to exec of the container
-	// process) leaves out the exec and teardown noise of a loaded host.
-	startup := func(s *results.Scenario) float64 {
+	// process) leaves out the exec and teardown noise of a loaded host, and
+	// the fastest of the runs is the one least disturbed by the host: with
+	// five runs a side, medians of a loaded host crossed (260 vs 263 ms)
+	// while the minima keep the profile's compile and load cost in sight.
+	startup := func(s *results.Scenario) (min, med float64) {
 		var v []float64
 		for _, x := range s.Samples {
 			v = append(v, float64(x.Phases["total_ns"]))
 		}
-		return stats.Median(v)
+		return stats.Quantile(v, 0), stats.Median(v)
 	}
-	assert.Greater(t, startup(def), startup(none), "compiling the default profile must cost something")
-	t.Logf("csrun start-up medians: none %.1f ms, default %.1f ms; wall medians %.1f ms, %.1f ms",
-		startup(none)/1e6, startup(def)/1e6, stats.Median(none.Walls())/1e6, stats.Median(def.Walls())/1e6)
+	noneMin, noneMed := startup(none)
+	defMin, defMed := startup(def)
+	assert.Greater(t, defMin, noneMin, "compiling the default profile must cost something")
+	t.Logf("csrun start-up: none min %.1f / median %.1f ms, default min %.1f / median %.1f ms; wall medians %.1f ms, %.1f ms",
+		noneMin/1e6, noneMed/1e6, defMin/1e6, defMed/1e6, stats.Median(none.Walls())/1e6, stats.Median(def.Walls())/1e6)
 	for _, x := range def.Samples {
 		assert.Equal(t, int64(0), x.Phases["seccomp_cache_hit"], "--no-seccomp-cache must compile")
 		assert.Positive(t, x.Phases["seccomp_compile_ns"])
