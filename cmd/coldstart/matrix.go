@@ -30,6 +30,7 @@ type matrixFlags struct {
 	boots      int
 	iterations int
 	slowIters  int
+	slowWarm   int
 	trace      int
 	tcgThread  string
 	warmups    int
@@ -54,10 +55,11 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs.StringVar(&mf.kernelFile, "kernel-file", "", "an ad-hoc kernel image (bzImage or vmlinux) to run instead")
 	fs.StringVar(&mf.kernelsDir, "kernels-dir", "", "directory of kernel files (default: kernels/ in the source tree)")
 	fs.StringVar(&mf.scenarios, "scenarios", "", "comma-separated scenarios (default: all: kernel primitives, seccomp steps, container runs)")
-	fs.IntVar(&mf.boots, "boots", 3, "boots per kernel (each boot is one unit of replication)")
+	fs.IntVar(&mf.boots, "boots", 5, "boots per kernel (each boot is one unit of replication; 5 is the fewest with which a comparison can reach p ≤ 0.01)")
 	fs.IntVar(&mf.iterations, "iterations", 20, "timed iterations per scenario per boot")
 	fs.IntVar(&mf.slowIters, "slow-iterations", 5, "timed iterations of the scenarios that run whole programs (oci-run/*, seccomp-*); 0: same as --iterations")
 	fs.IntVar(&mf.warmups, "warmups", 3, "untimed iterations before the timed ones")
+	fs.IntVar(&mf.slowWarm, "slow-warmups", 1, "untimed iterations of the scenarios that run whole programs (oci-run/*, seccomp-*): one fills the caches; 0: same as --warmups")
 	fs.IntVar(&mf.trace, "trace", 0, "after the timed iterations, trace this many more per scenario with function_graph (for coldstart explain)")
 	fs.StringVar(&mf.out, "out", "", "run directory (default: results/runs/<UTC stamp> in the source tree)")
 	fs.StringVar(&mf.accel, "accel", "auto", "auto (KVM if a probe boot works, else TCG), kvm or tcg")
@@ -80,8 +82,8 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if fs.NArg() > 0 {
 		return usagef("matrix takes no arguments, got %q", fs.Args())
 	}
-	if mf.boots < 1 || mf.iterations < 1 || mf.warmups < 0 || mf.slowIters < 0 || mf.trace < 0 {
-		return usagef("--boots and --iterations must be at least 1, --warmups and --slow-iterations at least 0")
+	if mf.boots < 1 || mf.iterations < 1 || mf.warmups < 0 || mf.slowIters < 0 || mf.slowWarm < 0 || mf.trace < 0 {
+		return usagef("--boots and --iterations must be at least 1, --warmups, --slow-iterations and --slow-warmups at least 0")
 	}
 	if mf.cpus < 1 {
 		return usagef("--cpus must be at least 1")
@@ -192,7 +194,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	dl.Hello, dl.Scenario = mf.helloTO, mf.scenarioTO
 	files, runErr := matrix.Run(ctx, matrix.Options{
 		Targets: targets, Initrd: ir.Path, Scenarios: scenarios,
-		Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Trace: mf.trace, Warmups: mf.warmups,
+		Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Trace: mf.trace, Warmups: mf.warmups, SlowWarmups: mf.slowWarm,
 		Accel: accel, TCGThread: mf.tcgThread, CPUs: mf.cpus, MemoryMB: mf.memory, Append: appendWords,
 		Deadlines: dl, OutDir: outDir, Progress: stderr,
 		Jobs: mf.jobs, Shard: shard, Resume: mf.resume != "",
@@ -372,7 +374,7 @@ func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
 	}
 	want := map[string]string{
 		"scenarios": strings.Join(plan.Scenarios, ","), "boots": fmt.Sprint(plan.Boots),
-		"iterations": fmt.Sprint(plan.Iterations), "warmups": fmt.Sprint(plan.Warmups), "slow-iterations": fmt.Sprint(plan.SlowIterations), "trace": fmt.Sprint(plan.Trace),
+		"iterations": fmt.Sprint(plan.Iterations), "warmups": fmt.Sprint(plan.Warmups), "slow-iterations": fmt.Sprint(plan.SlowIterations), "slow-warmups": fmt.Sprint(plan.SlowWarmups), "trace": fmt.Sprint(plan.Trace),
 		"cpus": fmt.Sprint(plan.CPUs), "memory": fmt.Sprint(plan.MemoryMB), "append": strings.Join(plan.Append, " "),
 	}
 	for name, v := range want {
@@ -380,7 +382,7 @@ func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
 			return usagef("--resume: the run used --%s %q; drop --%s or give the same value", name, v, name)
 		}
 	}
-	mf.scenarios, mf.boots, mf.iterations, mf.warmups, mf.slowIters = want["scenarios"], plan.Boots, plan.Iterations, plan.Warmups, plan.SlowIterations
+	mf.scenarios, mf.boots, mf.iterations, mf.warmups, mf.slowIters, mf.slowWarm = want["scenarios"], plan.Boots, plan.Iterations, plan.Warmups, plan.SlowIterations, plan.SlowWarmups
 	mf.cpus, mf.memory, mf.appendArgs, mf.trace = plan.CPUs, plan.MemoryMB, want["append"], plan.Trace
 	if plan.TCGThread != "" {
 		if set["tcg-thread"] && mf.tcgThread != plan.TCGThread {

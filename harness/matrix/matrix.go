@@ -54,7 +54,10 @@ type Options struct {
 	// with function_graph after the timed ones (for coldstart explain).
 	Trace   int
 	Warmups int
-	Accel   string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
+	// SlowWarmups, when above 0, is the warm-up count of the same slow
+	// scenarios.
+	SlowWarmups int
+	Accel       string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
 	// TCGThread is qemu.Options.TCGThread ("single" or "multi").
 	TCGThread string
 	CPUs      int
@@ -223,7 +226,7 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 		samples: map[int]map[string][]results.Sample{},
 	}
 	plan := results.Plan{
-		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, SlowIterations: o.SlowIterations, Trace: o.Trace, Warmups: o.Warmups,
+		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, SlowIterations: o.SlowIterations, Trace: o.Trace, Warmups: o.Warmups, SlowWarmups: o.SlowWarmups,
 		CPUs: o.CPUs, MemoryMB: o.MemoryMB, Append: o.Append,
 	}
 	if o.Accel != qemu.AccelKVM {
@@ -280,7 +283,7 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 // samePlan checks that a resumed run asks for what the first part did.
 func samePlan(a, b results.Plan) error {
 	if strings.Join(a.Scenarios, ",") != strings.Join(b.Scenarios, ",") || a.Boots != b.Boots ||
-		a.Iterations != b.Iterations || a.SlowIterations != b.SlowIterations || a.TCGThread != b.TCGThread || a.Trace != b.Trace || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
+		a.Iterations != b.Iterations || a.SlowIterations != b.SlowIterations || a.SlowWarmups != b.SlowWarmups || a.TCGThread != b.TCGThread || a.Trace != b.Trace || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
 		strings.Join(a.Append, " ") != strings.Join(b.Append, " ") {
 		return fmt.Errorf("its plan (%d boots x %d iterations of %s) differs from this one (%d x %d of %s): resume with the same flags",
 			a.Boots, a.Iterations, strings.Join(a.Scenarios, ","), b.Boots, b.Iterations, strings.Join(b.Scenarios, ","))
@@ -301,7 +304,7 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 	t := st.target
 	name := t.Kernel.Name
 	plan := agent.DefaultPlan()
-	plan.Scenarios, plan.Iterations, plan.SlowIterations, plan.Warmups = o.Scenarios, o.Iterations, o.SlowIterations, o.Warmups
+	plan.Scenarios, plan.Iterations, plan.SlowIterations, plan.Warmups, plan.SlowWarmups = o.Scenarios, o.Iterations, o.SlowIterations, o.Warmups, o.SlowWarmups
 	plan.Trace = o.Trace
 	progress := func(s string) { fmt.Fprintf(o.Progress, "  %s: %s\n", name, s) }
 	if index == 0 || o.Jobs > 1 {

@@ -95,7 +95,10 @@ type Plan struct {
 	// timed ones (function_graph), for explain.
 	Trace   int `json:"trace,omitempty"`
 	Warmups int `json:"warmups"`
-	CPUs    int `json:"cpus"`
+	// SlowWarmups, when above 0, replaces Warmups for oci-run/* and
+	// seccomp-* (absent in files from before it existed: same as Warmups).
+	SlowWarmups int `json:"slow_warmups,omitempty"`
+	CPUs        int `json:"cpus"`
 	// TCGThread is "single" or "multi" under TCG ("" with KVM).
 	TCGThread string   `json:"tcg_thread,omitempty"`
 	MemoryMB  int      `json:"memory_mb"`
