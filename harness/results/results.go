@@ -86,9 +86,18 @@ type Sample struct {
 
 // Plan is what each boot was asked to do.
 type Plan struct {
-	Scenarios  []string `json:"scenarios"`
-	Boots      int      `json:"boots"`
-	Iterations int      `json:"iterations"`
+	Scenarios []string `json:"scenarios"`
+	// Boots is the number of boots planned for every kernel.
+	Boots int `json:"boots"`
+	// MaxBoots, set by an adaptive run (coldstart matrix --adaptive), is
+	// how many boots a kernel may get while its comparison with its
+	// baseline is unknown.
+	MaxBoots int `json:"max_boots,omitempty"`
+	// AddedBoots is how many boots the adaptive run added to this kernel,
+	// after the planned ones: its boots are 0 .. Boots+AddedBoots-1. A boot
+	// is counted here before it runs, so an interrupted run resumes it.
+	AddedBoots int `json:"added_boots,omitempty"`
+	Iterations int `json:"iterations"`
 	// SlowIterations replaces Iterations for oci-run/* and seccomp-*.
 	SlowIterations int `json:"slow_iterations,omitempty"`
 	// Trace is how many iterations per scenario were traced after the
