@@ -154,7 +154,19 @@ func AdaptiveAlpha(alpha float64, first, last int) float64 {
 		peaks[d] = peak
 	}
 	z := stats.Quantile(peaks, 1-alpha)
-	return math.Erfc(z / math.Sqrt2) // two-sided p of z
+	return floor2(math.Erfc(z / math.Sqrt2)) // two-sided p of z
+}
+
+// floor2 rounds p down to two significant digits, for a level people can
+// read (0.0011, not 0.0011312...) that is no looser than the one computed.
+func floor2(p float64) float64 {
+	exp := int(math.Floor(math.Log10(p))) - 1
+	digits := math.Floor(p / math.Pow(10, float64(exp)))
+	v, err := strconv.ParseFloat(fmt.Sprintf("%ge%d", digits, exp), 64)
+	if err != nil {
+		return p
+	}
+	return v
 }
 
 // View is one way of looking at the difference: per boot or pooled.
@@ -257,12 +269,25 @@ func Decide(base, next [][]float64, threshold float64, o Options) (Verdict, View
 	case ci.Lo >= lo && ci.Hi <= hi:
 		return Same, boot, ""
 	case stats.MinExactP(len(bm), len(nm)) > o.Alpha:
-		return Unknown, boot, fmt.Sprintf("%d vs %d boots cannot reach p ≤ %g; need ≥%d a side", len(bm), len(nm), o.Alpha, MinBoots(o.Alpha))
+		return Unknown, boot, tooFewBoots(len(bm), len(nm), o.Alpha)
 	case boot.P <= o.Alpha:
 		return Unknown, boot, fmt.Sprintf("significant, but the interval crosses ±%s; more boots", pct(threshold))
 	default:
 		return Unknown, boot, "not significant, not ruled out; more boots"
 	}
+}
+
+// tooFewBoots says how many boots a comparison that no exact test can
+// decide needs: new ones against the base it has, when a practical number
+// will do, and the same number a side.
+func tooFewBoots(base, next int, alpha float64) string {
+	msg := fmt.Sprintf("%d vs %d boots cannot reach p ≤ %g; need ", base, next, alpha)
+	for m := next + 1; m <= 100; m++ {
+		if stats.MinExactP(base, m) <= alpha {
+			return msg + fmt.Sprintf("≥%d new boots against these %d, or ≥%d a side", m, base, MinBoots(alpha))
+		}
+	}
+	return msg + fmt.Sprintf("≥%d a side", MinBoots(alpha))
 }
 
 // Pooled is the second view: all samples of all boots, as if independent.
