@@ -25,7 +25,7 @@ build:
 csrun:
 	CGO_ENABLED=1 $(GO) build -ldflags '-linkmode external -extldflags -static' -o bin/csrun ./cmd/csrun
 
-# The default matrix on the default kernels. Extra flags: make matrix ARGS="--boots 5"
+# The default matrix on the default kernels. Extra flags: make matrix ARGS="--boots 10"
 matrix: setup build
 	bin/coldstart matrix $(ARGS)
 

@@ -7,6 +7,7 @@
 //	                 [--boots B] [--iterations I] [--warmups W] [--out DIR]
 //	                 [--accel auto|kvm|tcg] [--append "WORDS"] [--jobs J]
 //	                 [--shard i/n] [--resume RUN_DIR]
+//	                 [--adaptive [--max-boots M]] [--baselines DIR]
 //	coldstart merge OUT_DIR RUN_DIR...
 //	coldstart compare BASE NEW | baseline update RUN_DIR | report RUN_DIR... --html F | history DIR
 //	coldstart explain A B --scenario NAME
@@ -17,11 +18,16 @@
 // matrix boots every kernel in kernels/ (or those named) in QEMU with an
 // initramfs holding the coldstart agent, runs the scenarios in the guest,
 // writes results/runs/<UTC stamp>/<kernel>.json and the console logs, and
-// prints a table per kernel.
+// prints a table per kernel. With --adaptive it compares each kernel with
+// its baseline (results/baselines/<kernel>.json, or --baselines DIR) after
+// the planned boots and adds boots, one at a time, to kernels with an
+// unknown verdict, up to --max-boots; with --adaptive or --baselines it
+// ends with the verdict table.
 //
 // Exit status: 0 when everything ran, 1 when some boots or scenarios failed
-// (the results are still written), 2 on a usage or setup error, 130 when
-// interrupted (what was measured is written, marked incomplete).
+// (the results are still written) or, with --adaptive or --baselines, when
+// a scenario regressed against its baseline, 2 on a usage or setup error,
+// 130 when interrupted (what was measured is written, marked incomplete).
 //
 // Environment: COLDSTART_CACHE (cache directory, default
 // $XDG_CACHE_HOME/coldstart or ~/.cache/coldstart), COLDSTART_SRC (the

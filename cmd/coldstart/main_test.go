@@ -49,10 +49,43 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"unknown flag", []string{"matrix", "--frob"}, "frob"},
 		{"missing kernel file", []string{"matrix", "--kernel-file", "/nonexistent/bzImage", "--out", "/tmp/coldstart-test-unused"}, "/nonexistent/bzImage"},
 		{"kernels without subcommand", []string{"kernels"}, "subcommand"},
+		{"adaptive in a shard", []string{"matrix", "--adaptive", "--shard", "1/2"}, "--shard"},
+		{"max boots below boots", []string{"matrix", "--adaptive", "--boots", "5", "--max-boots", "4"}, "--max-boots 4"},
+		{"bad threshold", []string{"matrix", "--adaptive", "--threshold", "150%"}, "--threshold"},
+		{"missing baselines", []string{"matrix", "--baselines", "/nonexistent/baselines", "--kernels", "debian-6.1-cloud", "--out", "/tmp/coldstart-test-unused"}, "/nonexistent/baselines"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, stderr, code := runCLI(t, tt.args...)
+			assert.Equal(t, exitUsage, code, stderr)
+			assert.Contains(t, stderr, tt.want)
+		})
+	}
+}
+
+// TestResumeKeepsAdaptive checks that --resume takes --adaptive and
+// --max-boots from the run's plan and refuses flags that contradict it,
+// all before any boot.
+func TestResumeKeepsAdaptive(t *testing.T) {
+	write := func(plan results.Plan) string {
+		dir := t.TempDir()
+		f := &results.File{Schema: results.Schema, Kernel: results.Kernel{Name: "debian-6.1-cloud"}, Plan: plan}
+		require.NoError(t, results.Write(filepath.Join(dir, "debian-6.1-cloud.json"), f))
+		return dir
+	}
+	adaptive := write(results.Plan{Scenarios: []string{"utsns"}, Boots: 5, MaxBoots: 15, AddedBoots: 3, Iterations: 3, CPUs: 2, MemoryMB: 512})
+	plain := write(results.Plan{Scenarios: []string{"utsns"}, Boots: 5, Iterations: 3, CPUs: 2, MemoryMB: 512})
+	for _, tt := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"adaptive turned off", []string{"--resume", adaptive, "--adaptive=false"}, "drop --adaptive=false"},
+		{"other maximum", []string{"--resume", adaptive, "--max-boots", "9"}, "--max-boots 15"},
+		{"adaptive turned on", []string{"--resume", plain, "--adaptive"}, "not adaptive"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, append([]string{"matrix"}, tt.args...)...)
 			assert.Equal(t, exitUsage, code, stderr)
 			assert.Contains(t, stderr, tt.want)
 		})
@@ -196,6 +229,36 @@ func TestShardMergeResume(t *testing.T) {
 	_, stderr, code = runCLI(t, "matrix", "--resume", a, "--iterations", "9")
 	assert.Equal(t, exitUsage, code)
 	assert.Contains(t, stderr, "--iterations")
+}
+
+// TestMatrixAdaptive boots the default kernel with --adaptive against the
+// committed baseline: one planned boot, at most three. With so few boots no
+// verdict can be regressed, so the run exits 0 whatever the timings; the
+// boots it added are in the plan, and the verdict table is printed.
+func TestMatrixAdaptive(t *testing.T) {
+	requireVM(t)
+	src, err := sourceDir()
+	require.NoError(t, err)
+	baselines := filepath.Join(src, "results", "baselines")
+	require.FileExists(t, filepath.Join(baselines, "debian-6.1-cloud.json"))
+	out := t.TempDir()
+	stdout, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--scenarios", "utsns", "--boots", "1",
+		"--iterations", "5", "--warmups", "0", "--adaptive", "--max-boots", "3", "--baselines", baselines, "--out", out)
+	t.Logf("stderr:\n%s", stderr)
+	t.Logf("stdout:\n%s", stdout)
+	require.Equal(t, exitOK, code)
+	f, err := results.Read(filepath.Join(out, "debian-6.1-cloud.json"))
+	require.NoError(t, err)
+	assert.True(t, f.Complete)
+	assert.Equal(t, 3, f.Plan.MaxBoots)
+	assert.Equal(t, 1+f.Plan.AddedBoots, len(f.Boots))
+	assert.LessOrEqual(t, len(f.Boots), 3)
+	if f.Plan.AddedBoots > 0 {
+		assert.Contains(t, stderr, "boot 2 of at most 3")
+	}
+	assert.Contains(t, stdout, "base "+baselines)
+	assert.Contains(t, stdout, "utsns")
+	assert.Contains(t, stdout, "adaptive: boots were added")
 }
 
 func TestParallelBoots(t *testing.T) {

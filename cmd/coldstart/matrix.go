@@ -14,6 +14,7 @@ import (
 	"coldstart/guest/agent"
 	"coldstart/guest/container"
 	"coldstart/guest/scenario"
+	"coldstart/harness/compare"
 	"coldstart/harness/guestimage"
 	"coldstart/harness/initramfs"
 	"coldstart/harness/kernels"
@@ -30,6 +31,7 @@ type matrixFlags struct {
 	boots      int
 	iterations int
 	slowIters  int
+	slowWarm   int
 	trace      int
 	tcgThread  string
 	warmups    int
@@ -44,6 +46,10 @@ type matrixFlags struct {
 	jobs       int
 	shard      string
 	resume     string
+	adaptive   bool
+	maxBoots   int
+	baselines  string
+	compare    compareFlags
 }
 
 func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) error {
@@ -54,10 +60,11 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs.StringVar(&mf.kernelFile, "kernel-file", "", "an ad-hoc kernel image (bzImage or vmlinux) to run instead")
 	fs.StringVar(&mf.kernelsDir, "kernels-dir", "", "directory of kernel files (default: kernels/ in the source tree)")
 	fs.StringVar(&mf.scenarios, "scenarios", "", "comma-separated scenarios (default: all: kernel primitives, seccomp steps, container runs)")
-	fs.IntVar(&mf.boots, "boots", 3, "boots per kernel (each boot is one unit of replication)")
+	fs.IntVar(&mf.boots, "boots", 5, "boots per kernel (each boot is one unit of replication; 5 is the fewest with which a comparison can reach p ≤ 0.01)")
 	fs.IntVar(&mf.iterations, "iterations", 20, "timed iterations per scenario per boot")
 	fs.IntVar(&mf.slowIters, "slow-iterations", 5, "timed iterations of the scenarios that run whole programs (oci-run/*, seccomp-*); 0: same as --iterations")
 	fs.IntVar(&mf.warmups, "warmups", 3, "untimed iterations before the timed ones")
+	fs.IntVar(&mf.slowWarm, "slow-warmups", 1, "untimed iterations of the scenarios that run whole programs (oci-run/*, seccomp-*): one fills the caches; 0: same as --warmups")
 	fs.IntVar(&mf.trace, "trace", 0, "after the timed iterations, trace this many more per scenario with function_graph (for coldstart explain)")
 	fs.StringVar(&mf.out, "out", "", "run directory (default: results/runs/<UTC stamp> in the source tree)")
 	fs.StringVar(&mf.accel, "accel", "auto", "auto (KVM if a probe boot works, else TCG), kvm or tcg")
@@ -71,6 +78,10 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs.IntVar(&mf.jobs, "jobs", 0, "VMs at once (default: host CPUs / --cpus, so that VMs do not compete for cores and skew timings)")
 	fs.StringVar(&mf.shard, "shard", "", "run only slice i/n of the kernel x boot units (join shards with coldstart merge)")
 	fs.StringVar(&mf.resume, "resume", "", "finish the interrupted run in this directory: its plan is reused and good boots are kept")
+	fs.BoolVar(&mf.adaptive, "adaptive", false, "after the planned boots, compare each kernel with its baseline and add one boot at a time to kernels with an unknown verdict, up to --max-boots; print the verdicts and exit 1 on a regression")
+	fs.IntVar(&mf.maxBoots, "max-boots", 15, "with --adaptive, the most boots a kernel gets")
+	fs.StringVar(&mf.baselines, "baselines", "", "directory of baselines, <kernel>.json (default: results/baselines in the source tree); given, or with --adaptive, the run ends with the verdicts against them and exits 1 on a regression")
+	mf.compare.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -80,12 +91,14 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if fs.NArg() > 0 {
 		return usagef("matrix takes no arguments, got %q", fs.Args())
 	}
-	if mf.boots < 1 || mf.iterations < 1 || mf.warmups < 0 || mf.slowIters < 0 || mf.trace < 0 {
-		return usagef("--boots and --iterations must be at least 1, --warmups and --slow-iterations at least 0")
+	if mf.boots < 1 || mf.iterations < 1 || mf.warmups < 0 || mf.slowIters < 0 || mf.slowWarm < 0 || mf.trace < 0 {
+		return usagef("--boots and --iterations must be at least 1, --warmups, --slow-iterations and --slow-warmups at least 0")
 	}
 	if mf.cpus < 1 {
 		return usagef("--cpus must be at least 1")
 	}
+	baselinesGiven := false
+	fs.Visit(func(f *flag.Flag) { baselinesGiven = baselinesGiven || f.Name == "baselines" })
 	if mf.tcgThread != "multi" && mf.tcgThread != "single" {
 		return usagef("--tcg-thread %q: want multi or single", mf.tcgThread)
 	}
@@ -105,6 +118,18 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		if err := planFromRun(fs, &mf); err != nil {
 			return err
 		}
+	}
+	if mf.adaptive {
+		if mf.maxBoots < mf.boots {
+			return usagef("--max-boots %d is fewer than --boots %d", mf.maxBoots, mf.boots)
+		}
+		if !shard.IsZero() {
+			return usagef("--adaptive needs every boot of a kernel in one run: it does not go with --shard")
+		}
+	}
+	rule, err := mf.compare.options()
+	if err != nil {
+		return err
 	}
 	scenarios, err := parseScenarios(mf.scenarios)
 	if err != nil {
@@ -143,6 +168,19 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	targets, err := selectKernels(mf, src)
 	if err != nil {
 		return err
+	}
+	var baselines map[string]*results.File
+	compared := mf.adaptive || baselinesGiven
+	if compared {
+		if mf.baselines == "" {
+			mf.baselines = filepath.Join(src, "results", "baselines")
+		}
+		if baselines, err = loadBaselines(mf.baselines, targets, baselinesGiven); err != nil {
+			return err
+		}
+		if len(baselines) == 0 {
+			fmt.Fprintf(stderr, "warning: no baseline in %s for any of these kernels: nothing will be compared\n", mf.baselines)
+		}
 	}
 	fetcher := &kernels.Fetcher{CacheDir: cache, Progress: prefixWriter(stderr, "kernels: ")}
 	for i := range targets {
@@ -190,13 +228,19 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fmt.Fprintf(stderr, "run directory: %s\n", outDir)
 	dl := matrix.DefaultDeadlines()
 	dl.Hello, dl.Scenario = mf.helloTO, mf.scenarioTO
-	files, runErr := matrix.Run(ctx, matrix.Options{
+	mo := matrix.Options{
 		Targets: targets, Initrd: ir.Path, Scenarios: scenarios,
-		Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Trace: mf.trace, Warmups: mf.warmups,
+		Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Trace: mf.trace, Warmups: mf.warmups, SlowWarmups: mf.slowWarm,
 		Accel: accel, TCGThread: mf.tcgThread, CPUs: mf.cpus, MemoryMB: mf.memory, Append: appendWords,
 		Deadlines: dl, OutDir: outDir, Progress: stderr,
 		Jobs: mf.jobs, Shard: shard, Resume: mf.resume != "",
-	})
+	}
+	overall := rule.Alpha
+	if mf.adaptive {
+		mo.Adaptive = &matrix.Adaptive{Baselines: baselines, MaxBoots: mf.maxBoots, Compare: rule}
+		rule = mo.Adaptive.Rule(mf.boots)
+	}
+	files, runErr := matrix.Run(ctx, mo)
 	for _, f := range files {
 		fmt.Fprintln(stdout)
 		if err := matrix.WriteTable(stdout, f); err != nil {
@@ -204,7 +248,67 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		}
 	}
 	fmt.Fprintf(stdout, "\nresults: %s\n", outDir)
+	if !compared || ctx.Err() != nil {
+		return runErr
+	}
+	r, none := matrix.Verdicts(files, baselines, rule)
+	r.Base, r.New = mf.baselines, outDir
+	if mf.adaptive {
+		r.Notes = append(r.Notes, fmt.Sprintf("adaptive: boots were added while a verdict was unknown, up to %d a kernel; each look used α = %.2g, so that all looks together keep %g",
+			mf.maxBoots, rule.Alpha, overall))
+	}
+	if err := writeVerdicts(stdout, r, none); err != nil {
+		return err
+	}
+	if r.Regressed() {
+		var which []string
+		for _, row := range r.Rows {
+			if row.Verdict == compare.Regressed {
+				which = append(which, row.Scenario+" on "+row.Kernel)
+			}
+		}
+		return errors.Join(runErr, fmt.Errorf("%w against the baselines in %s: %s", errRegressed, mf.baselines, strings.Join(which, ", ")))
+	}
 	return runErr
+}
+
+// loadBaselines reads dir/<kernel>.json for each target that has one. A
+// missing directory is an error only when it was asked for by name.
+func loadBaselines(dir string, targets []matrix.Target, given bool) (map[string]*results.File, error) {
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		if given {
+			return nil, usagef("--baselines %s: not a directory", dir)
+		}
+		return nil, nil
+	}
+	out := map[string]*results.File{}
+	for _, t := range targets {
+		p := filepath.Join(dir, t.Kernel.Name+".json")
+		f, err := results.Read(p)
+		switch {
+		case err == nil:
+			out[t.Kernel.Name] = f
+		case errors.Is(err, os.ErrNotExist):
+		default:
+			return nil, usagef("baseline %s: %v", p, err)
+		}
+	}
+	return out, nil
+}
+
+// writeVerdicts prints the comparison of a run with its baselines in
+// compare's text format, then the kernels that have none.
+func writeVerdicts(w io.Writer, r *compare.Report, none []string) error {
+	fmt.Fprintln(w)
+	if len(r.Rows) > 0 {
+		if err := compare.WriteText(w, r); err != nil {
+			return err
+		}
+	}
+	for _, name := range none {
+		fmt.Fprintf(w, "%s: no baseline, not compared\n", name)
+	}
+	return nil
 }
 
 func parseScenarios(list string) ([]string, error) {
@@ -372,7 +476,7 @@ func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
 	}
 	want := map[string]string{
 		"scenarios": strings.Join(plan.Scenarios, ","), "boots": fmt.Sprint(plan.Boots),
-		"iterations": fmt.Sprint(plan.Iterations), "warmups": fmt.Sprint(plan.Warmups), "slow-iterations": fmt.Sprint(plan.SlowIterations), "trace": fmt.Sprint(plan.Trace),
+		"iterations": fmt.Sprint(plan.Iterations), "warmups": fmt.Sprint(plan.Warmups), "slow-iterations": fmt.Sprint(plan.SlowIterations), "slow-warmups": fmt.Sprint(plan.SlowWarmups), "trace": fmt.Sprint(plan.Trace),
 		"cpus": fmt.Sprint(plan.CPUs), "memory": fmt.Sprint(plan.MemoryMB), "append": strings.Join(plan.Append, " "),
 	}
 	for name, v := range want {
@@ -380,13 +484,23 @@ func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
 			return usagef("--resume: the run used --%s %q; drop --%s or give the same value", name, v, name)
 		}
 	}
-	mf.scenarios, mf.boots, mf.iterations, mf.warmups, mf.slowIters = want["scenarios"], plan.Boots, plan.Iterations, plan.Warmups, plan.SlowIterations
+	mf.scenarios, mf.boots, mf.iterations, mf.warmups, mf.slowIters, mf.slowWarm = want["scenarios"], plan.Boots, plan.Iterations, plan.Warmups, plan.SlowIterations, plan.SlowWarmups
 	mf.cpus, mf.memory, mf.appendArgs, mf.trace = plan.CPUs, plan.MemoryMB, want["append"], plan.Trace
 	if plan.TCGThread != "" {
 		if set["tcg-thread"] && mf.tcgThread != plan.TCGThread {
 			return usagef("--resume: the run used --tcg-thread %s; drop --tcg-thread or give the same value", plan.TCGThread)
 		}
 		mf.tcgThread = plan.TCGThread
+	}
+	switch {
+	case plan.MaxBoots > 0 && set["adaptive"] && !mf.adaptive:
+		return usagef("--resume: the run was adaptive (at most %d boots); drop --adaptive=false", plan.MaxBoots)
+	case plan.MaxBoots > 0 && set["max-boots"] && mf.maxBoots != plan.MaxBoots:
+		return usagef("--resume: the run used --max-boots %d; drop --max-boots or give the same value", plan.MaxBoots)
+	case plan.MaxBoots > 0:
+		mf.adaptive, mf.maxBoots = true, plan.MaxBoots
+	case mf.adaptive:
+		return usagef("--resume: the run was not adaptive; resume it without --adaptive")
 	}
 	if mf.kernels == "" && mf.kernelFile == "" {
 		mf.kernels = strings.Join(names, ",")

@@ -205,7 +205,7 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 		return err
 	}
 	start := time.Now()
-	for i := 0; i < o.Plan.Warmups; i++ {
+	for i := 0; i < o.Plan.WarmupsFor(name); i++ {
 		if _, err := j.run(ctx, -1-i); err != nil {
 			return unsupportedOrFailed(enc, o, name, fmt.Errorf("warm-up %d: %w", i, err))
 		}

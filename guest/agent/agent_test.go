@@ -32,6 +32,7 @@ func TestParsePlan(t *testing.T) {
 		{"typo", "coldstart.iteration=5", Plan{}, "unknown key coldstart.iteration"},
 		{"zero iterations", "coldstart.iterations=0", Plan{}, "above 0"},
 		{"negative warmups", "coldstart.warmups=-1", Plan{}, "above -1"},
+		{"zero slow warmups", "coldstart.slow-warmups=0", Plan{}, "above 0"},
 		{"bad fault", "coldstart.fault=explode", Plan{}, "crash, hang or garbage"},
 	}
 	for _, tt := range tests {
@@ -52,6 +53,7 @@ func TestPlanCmdlineRoundTrip(t *testing.T) {
 		{Scenarios: []string{"netns", "mqueue"}, Iterations: 20, Warmups: 3, Batch: 10, Port: "/dev/ttyS1"},
 		{Iterations: 1, Warmups: 0, Batch: 4, Port: "/dev/ttyS3", Fault: "crash"},
 		{Iterations: 20, SlowIterations: 5, Warmups: 1, Batch: 10, Port: "/dev/ttyS1"},
+		{Iterations: 20, SlowIterations: 5, Warmups: 3, SlowWarmups: 1, Batch: 10, Port: "/dev/ttyS1"},
 	} {
 		var words string
 		for _, w := range p.Cmdline() {
@@ -158,6 +160,15 @@ func TestIterationsFor(t *testing.T) {
 	assert.Equal(t, 5, p.IterationsFor("oci-run/crun/none"))
 	assert.Equal(t, 5, p.IterationsFor("seccomp-load"))
 	assert.Equal(t, 20, Plan{Iterations: 20}.IterationsFor("oci-run/crun/none"))
+}
+
+func TestWarmupsFor(t *testing.T) {
+	p := Plan{Warmups: 3, SlowWarmups: 1}
+	assert.Equal(t, 3, p.WarmupsFor("netns"))
+	assert.Equal(t, 1, p.WarmupsFor("oci-run/csrun/cached"))
+	assert.Equal(t, 1, p.WarmupsFor("seccomp-compile"))
+	assert.Equal(t, 3, Plan{Warmups: 3}.WarmupsFor("oci-run/crun/none"), "0: same as Warmups")
+	assert.Equal(t, 0, Plan{SlowWarmups: 2}.WarmupsFor("clone-all"))
 }
 
 // TestTraceOffDuringTiming runs two scenarios with coldstart.trace on a

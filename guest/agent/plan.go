@@ -21,6 +21,10 @@ type Plan struct {
 	// costs 100-1000x a namespace clone under TCG.
 	SlowIterations int
 	Warmups        int
+	// SlowWarmups, when above 0, replaces Warmups for the same scenarios:
+	// one warm-up fills the caches (crun's and csrun's seccomp cache among
+	// them) and each more costs as much as a timed run.
+	SlowWarmups int
 	// Batch is how many samples go in one event.
 	Batch int
 	// Port is the device the events go to.
@@ -66,6 +70,8 @@ func ParsePlan(cmdline string) (Plan, error) {
 			p.SlowIterations, err = positive(k, v, 0)
 		case "warmups":
 			p.Warmups, err = positive(k, v, -1)
+		case "slow-warmups":
+			p.SlowWarmups, err = positive(k, v, 0)
 		case "batch":
 			p.Batch, err = positive(k, v, 0)
 		case "port":
@@ -101,6 +107,9 @@ func (p Plan) Cmdline() []string {
 	if p.SlowIterations > 0 {
 		w = append(w, Prefix+"slow-iterations="+strconv.Itoa(p.SlowIterations))
 	}
+	if p.SlowWarmups > 0 {
+		w = append(w, Prefix+"slow-warmups="+strconv.Itoa(p.SlowWarmups))
+	}
 	if p.Batch != d.Batch && p.Batch > 0 {
 		w = append(w, Prefix+"batch="+strconv.Itoa(p.Batch))
 	}
@@ -124,10 +133,24 @@ func positive(k, v string, min int) (int, error) {
 	return n, nil
 }
 
+// IsSlow reports whether scenario name runs whole programs (containers,
+// seccomp steps), the scenarios SlowIterations and SlowWarmups apply to.
+func IsSlow(name string) bool {
+	return strings.HasPrefix(name, "oci-run/") || strings.HasPrefix(name, "seccomp-")
+}
+
 // IterationsFor is how many timed iterations scenario name gets.
 func (p Plan) IterationsFor(name string) int {
-	if p.SlowIterations > 0 && (strings.HasPrefix(name, "oci-run/") || strings.HasPrefix(name, "seccomp-")) {
+	if p.SlowIterations > 0 && IsSlow(name) {
 		return p.SlowIterations
 	}
 	return p.Iterations
+}
+
+// WarmupsFor is how many untimed iterations scenario name gets first.
+func (p Plan) WarmupsFor(name string) int {
+	if p.SlowWarmups > 0 && IsSlow(name) {
+		return p.SlowWarmups
+	}
+	return p.Warmups
 }

@@ -152,3 +152,18 @@ func TestCompareTwoKernelFiles(t *testing.T) {
 	assert.Equal(t, "debian-6.1-cloud → debian-6.12-cloud", r.Rows[0].Kernel)
 	assert.Equal(t, "BenchmarkColdstart/kernel=debian-6.1-cloud-vs-debian-6.12-cloud/scenario=netns", BenchName(r.Rows[0].Kernel, "netns"))
 }
+
+// The note of an undecidable comparison says how many boots would do.
+func TestTooFewBootsSaysHowMany(t *testing.T) {
+	for _, tt := range []struct {
+		base, next int
+		alpha      float64
+		want       string
+	}{
+		{3, 3, 0.01, "3 vs 3 boots cannot reach p ≤ 0.01; need ≥9 new boots against these 3, or ≥5 a side"},
+		{10, 3, 0.0019, "10 vs 3 boots cannot reach p ≤ 0.0019; need ≥5 new boots against these 10, or ≥7 a side"},
+		{1, 5, 0.01, "1 vs 5 boots cannot reach p ≤ 0.01; need ≥5 a side"},
+	} {
+		assert.Equal(t, tt.want, tooFewBoots(tt.base, tt.next, tt.alpha))
+	}
+}

@@ -12,6 +12,11 @@
 // marked complete only when all its units are in, so an interrupted run keeps
 // everything measured so far.
 //
+// With Options.Adaptive, once the planned boots are in, every kernel that
+// has a baseline is compared with it (package compare), and kernels with an
+// unknown verdict get one more boot each, round after round, until every
+// scenario is decided or the kernel has MaxBoots boots (see adaptive.go).
+//
 // Environment: none directly (see harness/qemu and harness/kernels).
 package matrix
 
@@ -54,7 +59,10 @@ type Options struct {
 	// with function_graph after the timed ones (for coldstart explain).
 	Trace   int
 	Warmups int
-	Accel   string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
+	// SlowWarmups, when above 0, is the warm-up count of the same slow
+	// scenarios.
+	SlowWarmups int
+	Accel       string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
 	// TCGThread is qemu.Options.TCGThread ("single" or "multi").
 	TCGThread string
 	CPUs      int
@@ -62,7 +70,8 @@ type Options struct {
 	Append    []string // extra kernel command-line words
 	Deadlines Deadlines
 	OutDir    string // the run directory
-	Progress  io.Writer
+	// Progress receives one line per event; Run serialises the writes.
+	Progress io.Writer
 	// Jobs is how many VMs run at once (default DefaultJobs).
 	Jobs int
 	// Shard, when set, runs only that slice of the units.
@@ -70,6 +79,12 @@ type Options struct {
 	// Resume keeps the boots already in OutDir's result files and runs only
 	// the missing or failed ones.
 	Resume bool
+	// Adaptive, when set, adds boots to kernels whose comparison with their
+	// baseline is unknown after the planned ones.
+	Adaptive *Adaptive
+
+	// boot runs one VM; nil means the real one. Tests give a fake.
+	boot func(ctx context.Context, vm qemu.Options, index int, dl Deadlines, progress func(string)) *bootOutcome
 }
 
 // DefaultJobs is one VM per cpus-vCPU slice of the host: each vCPU is a
@@ -126,11 +141,24 @@ func Run(ctx context.Context, o Options) ([]*results.File, error) {
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
+	// Several VMs report at once.
+	o.Progress = &lockedWriter{w: o.Progress}
 	if o.Deadlines == (Deadlines{}) {
 		o.Deadlines = DefaultDeadlines()
 	}
 	if o.Jobs < 1 {
 		o.Jobs = DefaultJobs(o.CPUs)
+	}
+	if o.boot == nil {
+		o.boot = boot
+	}
+	if o.Adaptive != nil {
+		if !o.Shard.IsZero() {
+			return nil, errors.New("adaptive runs need every boot of a kernel in one place: they cannot run in a shard")
+		}
+		if o.Adaptive.MaxBoots < o.Boots {
+			return nil, fmt.Errorf("adaptive: at most %d boots is fewer than the %d planned", o.Adaptive.MaxBoots, o.Boots)
+		}
 	}
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
@@ -154,6 +182,25 @@ func Run(ctx context.Context, o Options) ([]*results.File, error) {
 		st.pending++
 		todo = append(todo, u)
 	}
+	// Boots an adaptive run added before it was interrupted, interleaved
+	// like the planned ones.
+	for b := o.Boots; ; b++ {
+		more := false
+		for _, name := range names {
+			st := states[name]
+			if b >= st.file.Plan.Boots+st.file.Plan.AddedBoots {
+				continue
+			}
+			more = true
+			if !st.hasGoodBoot(b) {
+				st.pending++
+				todo = append(todo, Unit{Kernel: name, Boot: b})
+			}
+		}
+		if !more {
+			break
+		}
+	}
 	if o.Resume {
 		fmt.Fprintf(o.Progress, "resume: %d boots to run, the rest are already in %s\n", len(todo), o.OutDir)
 	}
@@ -162,10 +209,44 @@ func Run(ctx context.Context, o Options) ([]*results.File, error) {
 		if st.pending == 0 {
 			// Nothing to run here (resumed or not in this shard): settle
 			// its completeness from what is on disk.
-			st.finish(o, true)
+			st.finish(o, names, true)
 		}
 	}
 
+	runUnits(ctx, o, states, todo)
+	if o.Adaptive != nil && ctx.Err() == nil {
+		adapt(ctx, o, names, states)
+	}
+
+	var files []*results.File
+	var failedBoots []string
+	var writeErr error
+	for _, name := range names {
+		st := states[name]
+		if err := st.finish(o, names, ctx.Err() == nil); err != nil && writeErr == nil {
+			writeErr = err
+		}
+		files = append(files, st.file)
+		for _, b := range st.file.Boots {
+			if b.Status != results.StatusOK {
+				failedBoots = append(failedBoots, fmt.Sprintf("%s boot %d: %s", name, b.Index, firstLine(b.Error)))
+			}
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return files, ctx.Err()
+	case writeErr != nil:
+		return files, writeErr
+	case len(failedBoots) > 0:
+		return files, fmt.Errorf("%w:\n  %s\n(console logs and the QEMU command lines are in %s)", ErrBootsFailed, strings.Join(failedBoots, "\n  "), o.OutDir)
+	}
+	return files, nil
+}
+
+// runUnits runs units on o.Jobs VMs at once and returns when all have run
+// or ctx is done.
+func runUnits(ctx context.Context, o Options, states map[string]*kernelState, todo []Unit) {
 	units := make(chan Unit)
 	var wg sync.WaitGroup
 	for w := 0; w < o.Jobs && w < len(todo); w++ {
@@ -187,31 +268,6 @@ feed:
 	}
 	close(units)
 	wg.Wait()
-
-	var files []*results.File
-	var failedBoots []string
-	var writeErr error
-	for _, name := range names {
-		st := states[name]
-		if err := st.finish(o, ctx.Err() == nil); err != nil && writeErr == nil {
-			writeErr = err
-		}
-		files = append(files, st.file)
-		for _, b := range st.file.Boots {
-			if b.Status != results.StatusOK {
-				failedBoots = append(failedBoots, fmt.Sprintf("%s boot %d: %s", name, b.Index, firstLine(b.Error)))
-			}
-		}
-	}
-	switch {
-	case ctx.Err() != nil:
-		return files, ctx.Err()
-	case writeErr != nil:
-		return files, writeErr
-	case len(failedBoots) > 0:
-		return files, fmt.Errorf("%w:\n  %s\n(console logs and the QEMU command lines are in %s)", ErrBootsFailed, strings.Join(failedBoots, "\n  "), o.OutDir)
-	}
-	return files, nil
 }
 
 func newKernelState(o Options, t Target) (*kernelState, error) {
@@ -223,8 +279,11 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 		samples: map[int]map[string][]results.Sample{},
 	}
 	plan := results.Plan{
-		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, SlowIterations: o.SlowIterations, Trace: o.Trace, Warmups: o.Warmups,
+		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, SlowIterations: o.SlowIterations, Trace: o.Trace, Warmups: o.Warmups, SlowWarmups: o.SlowWarmups,
 		CPUs: o.CPUs, MemoryMB: o.MemoryMB, Append: o.Append,
+	}
+	if o.Adaptive != nil {
+		plan.MaxBoots = o.Adaptive.MaxBoots
 	}
 	if o.Accel != qemu.AccelKVM {
 		plan.TCGThread = o.TCGThread
@@ -279,13 +338,20 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 
 // samePlan checks that a resumed run asks for what the first part did.
 func samePlan(a, b results.Plan) error {
-	if strings.Join(a.Scenarios, ",") != strings.Join(b.Scenarios, ",") || a.Boots != b.Boots ||
-		a.Iterations != b.Iterations || a.SlowIterations != b.SlowIterations || a.TCGThread != b.TCGThread || a.Trace != b.Trace || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
+	if strings.Join(a.Scenarios, ",") != strings.Join(b.Scenarios, ",") || a.Boots != b.Boots || a.MaxBoots != b.MaxBoots ||
+		a.Iterations != b.Iterations || a.SlowIterations != b.SlowIterations || a.SlowWarmups != b.SlowWarmups || a.TCGThread != b.TCGThread || a.Trace != b.Trace || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
 		strings.Join(a.Append, " ") != strings.Join(b.Append, " ") {
-		return fmt.Errorf("its plan (%d boots x %d iterations of %s) differs from this one (%d x %d of %s): resume with the same flags",
-			a.Boots, a.Iterations, strings.Join(a.Scenarios, ","), b.Boots, b.Iterations, strings.Join(b.Scenarios, ","))
+		return fmt.Errorf("its plan (%s x %d iterations of %s) differs from this one (%s x %d of %s): resume with the same flags",
+			planBoots(a), a.Iterations, strings.Join(a.Scenarios, ","), planBoots(b), b.Iterations, strings.Join(b.Scenarios, ","))
 	}
 	return nil
+}
+
+func planBoots(p results.Plan) string {
+	if p.MaxBoots > 0 {
+		return fmt.Sprintf("%d boots (adaptive, at most %d)", p.Boots, p.MaxBoots)
+	}
+	return fmt.Sprintf("%d boots", p.Boots)
 }
 
 func (st *kernelState) hasGoodBoot(i int) bool {
@@ -301,7 +367,7 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 	t := st.target
 	name := t.Kernel.Name
 	plan := agent.DefaultPlan()
-	plan.Scenarios, plan.Iterations, plan.SlowIterations, plan.Warmups = o.Scenarios, o.Iterations, o.SlowIterations, o.Warmups
+	plan.Scenarios, plan.Iterations, plan.SlowIterations, plan.Warmups, plan.SlowWarmups = o.Scenarios, o.Iterations, o.SlowIterations, o.Warmups, o.SlowWarmups
 	plan.Trace = o.Trace
 	progress := func(s string) { fmt.Fprintf(o.Progress, "  %s: %s\n", name, s) }
 	if index == 0 || o.Jobs > 1 {
@@ -309,14 +375,17 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 		if t.Image.Vmlinux == "" {
 			how = "bzImage (" + t.Image.VmlinuxErr + ")"
 		}
-		progress(fmt.Sprintf("boot %d of %d: %d scenarios x %d iterations, %s, %s", index, o.Boots, len(o.Scenarios), o.Iterations, o.Accel, how))
+		st.mu.Lock()
+		boots := st.file.Plan.Boots + st.file.Plan.AddedBoots
+		st.mu.Unlock()
+		progress(fmt.Sprintf("boot %d of %d: %d scenarios x %d iterations, %s, %s", index, boots, len(o.Scenarios), o.Iterations, o.Accel, how))
 	}
 	vmo := qemu.Options{
 		Kernel: t.Image.Boot(), Initrd: o.Initrd, Accel: o.Accel, TCGThread: o.TCGThread, CPUs: o.CPUs, MemoryMB: o.MemoryMB,
 		Append:     append(plan.Cmdline(), o.Append...),
 		ConsoleLog: filepath.Join(st.logDir, fmt.Sprintf("boot-%d.console.log", index)),
 	}
-	out := boot(ctx, vmo, index, o.Deadlines, progress)
+	out := o.boot(ctx, vmo, index, o.Deadlines, progress)
 	if errors.Is(out.err, context.Canceled) || errors.Is(out.err, context.DeadlineExceeded) {
 		out.rec.Status = results.StatusFailed
 		out.rec.Error = "interrupted"
@@ -339,9 +408,10 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 }
 
 // finish marks the file complete when every unit of this invocation ran
-// (and, without a shard, every boot of the plan is good or recorded), then
-// writes it.
-func (st *kernelState) finish(o Options, allRan bool) error {
+// (and every boot of the plan in this shard, added ones included, is good
+// or recorded), then writes it. names are all the kernels of the matrix,
+// which decide the shard's units.
+func (st *kernelState) finish(o Options, names []string, allRan bool) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.file.Rebuild(st.samples)
@@ -350,14 +420,31 @@ func (st *kernelState) finish(o Options, allRan bool) error {
 		have[b.Index] = true
 	}
 	complete := allRan && st.pending == 0
-	for _, u := range o.Shard.Select(Units([]string{st.target.Kernel.Name}, o.Boots)) {
-		if !have[u.Boot] {
+	name := st.target.Kernel.Name
+	for _, u := range o.Shard.Select(Units(names, o.Boots)) {
+		if u.Kernel == name && !have[u.Boot] {
+			complete = false
+		}
+	}
+	for b := o.Boots; b < st.file.Plan.Boots+st.file.Plan.AddedBoots; b++ {
+		if !have[b] {
 			complete = false
 		}
 	}
 	st.file.Complete = complete
 	st.file.Finished = time.Now().UTC()
 	return results.Write(st.path, st.file)
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
 }
 
 // Stamp names a run directory: UTC, sortable, no colons.

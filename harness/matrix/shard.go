@@ -103,6 +103,7 @@ func Merge(outDir string, inDirs []string) ([]*results.File, error) {
 				if f.Finished.After(a.file.Finished) {
 					a.file.Finished = f.Finished
 				}
+				a.file.Plan.AddedBoots = max(a.file.Plan.AddedBoots, f.Plan.AddedBoots)
 			}
 			byBoot := f.SamplesByBoot()
 			for _, b := range f.Boots {
@@ -129,7 +130,7 @@ func Merge(outDir string, inDirs []string) ([]*results.File, error) {
 		a := accs[name]
 		a.file.Rebuild(a.samples)
 		complete := true
-		for b := 0; b < a.file.Plan.Boots; b++ {
+		for b := 0; b < a.file.Plan.Boots+a.file.Plan.AddedBoots; b++ {
 			if _, ok := a.from[b]; !ok {
 				complete = false
 			}
