@@ -1,7 +1,8 @@
-package explain
+package explain_test
 
 import (
 	"bytes"
+	"coldstart/harness/explain"
 	"context"
 	"os"
 	"path/filepath"
@@ -65,15 +66,15 @@ func TestExplainRealKernels(t *testing.T) {
 			}
 		}
 	}
-	rep, err := Explain(files[0], files[1], "netns")
+	rep, err := explain.Explain(files[0], files[1], "netns")
 	require.NoError(t, err)
 	require.NotEmpty(t, rep.Rows)
 	var text bytes.Buffer
-	require.NoError(t, WriteText(&text, rep, 25))
+	require.NoError(t, explain.WriteText(&text, rep, 25))
 	t.Logf("\n%s", text.String())
 	assert.Contains(t, text.String(), "__x64_sys_clone")
 	var svg bytes.Buffer
-	require.NoError(t, WriteSVG(&svg, rep))
+	require.NoError(t, explain.WriteSVG(&svg, rep))
 	assert.True(t, strings.HasPrefix(svg.String(), "<svg"))
 	os.WriteFile(filepath.Join(out, "netns.explain.txt"), text.Bytes(), 0o644)
 	os.WriteFile(filepath.Join(out, "netns.explain.svg"), svg.Bytes(), 0o644)
