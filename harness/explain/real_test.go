@@ -2,7 +2,6 @@ package explain_test
 
 import (
 	"bytes"
-	"coldstart/harness/explain"
 	"context"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"coldstart/guest/trace"
+	"coldstart/harness/explain"
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/qemu"
