@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"coldstart/guest/container"
 )
 
 // Plan is what one boot runs. The host passes it on the kernel command
@@ -134,9 +136,10 @@ func positive(k, v string, min int) (int, error) {
 }
 
 // IsSlow reports whether scenario name runs whole programs (containers,
-// seccomp steps), the scenarios SlowIterations and SlowWarmups apply to.
+// isolation probes, seccomp steps), the scenarios SlowIterations and
+// SlowWarmups apply to.
 func IsSlow(name string) bool {
-	return strings.HasPrefix(name, "oci-run/") || strings.HasPrefix(name, "seccomp-")
+	return container.IsContainer(name) || container.IsSeccomp(name)
 }
 
 // IterationsFor is how many timed iterations scenario name gets.
