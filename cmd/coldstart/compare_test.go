@@ -113,6 +113,7 @@ func TestBaselineUpdate(t *testing.T) {
 	stdout, stderr, code := runCLI(t, "baseline", "update", good, "--dir", bdir)
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, filepath.Join(bdir, "debian-6.1-cloud.json"))
+	assert.Contains(t, stdout, "fewest usable boots of a scenario here is 6", "a 6-boot baseline gets the note on its power")
 	f, err := results.Read(filepath.Join(bdir, "debian-6.1-cloud.json"))
 	require.NoError(t, err)
 	assert.Len(t, f.Scenarios["netns"].Samples, 6*20)
