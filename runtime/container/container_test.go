@@ -3,6 +3,7 @@ package container
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,6 +67,14 @@ func TestParseSignal(t *testing.T) {
 func TestIDs(t *testing.T) {
 	r := New(Options{Root: t.TempDir()})
 	for _, bad := range []string{"", "../x", "a/b", "cache", ".hidden"} {
+		_, err := r.dir(bad)
+		assert.Error(t, err, bad)
+	}
+	for _, good := range []string{"a", "b0", "A_b.c+d-e", "0" + strings.Repeat("x", 127)} {
+		_, err := r.dir(good)
+		assert.NoError(t, err, good)
+	}
+	for _, bad := range []string{"-a", "_a", "a b", "a\x00", "é", "0" + strings.Repeat("x", 128)} {
 		_, err := r.dir(bad)
 		assert.Error(t, err, bad)
 	}
