@@ -568,6 +568,39 @@ func TestRefusedConfig(t *testing.T) {
 	}
 }
 
+// A failure in the init stage (C, runtime/internal/initstage) names the
+// config.json field it comes from and keeps the errno.
+func TestInitStageErrorNamesField(t *testing.T) {
+	requireRoot(t)
+	for _, tc := range []struct {
+		name  string
+		edit  func(s *specs.Spec)
+		field string
+	}{
+		{"bind source missing", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/nonexistent-csrun-test", Options: []string{"rbind"}})
+		}, "mounts[7] (bind on /data): source: stat /nonexistent-csrun-test"},
+		{"unknown sysctl", func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"kernel.csrun_nonexistent": "1"}
+		}, "linux.sysctl kernel.csrun_nonexistent: open /proc/sys/kernel/csrun_nonexistent"},
+		{"cwd missing", func(s *specs.Spec) { s.Process.Cwd = "/nonexistent" }, "process.cwd: chdir /nonexistent"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			spec := baseSpec()
+			tc.edit(spec)
+			b := newBundle(t, spec)
+			res := csrun(t, "--root", root, "run", "--bundle", b, "bad")
+			require.Error(t, res.err)
+			var ee *container.ExitError
+			assert.False(t, errors.As(res.err, &ee), "an init stage failure is an error (exit 1), not a container status")
+			assert.ErrorContains(t, res.err, tc.field)
+			assert.ErrorIs(t, res.err, unix.ENOENT)
+			noLeaks(t, root)
+		})
+	}
+}
+
 func TestUsage(t *testing.T) {
 	for _, args := range [][]string{{}, {"frob", "x"}, {"state"}, {"kill", "a", "b", "c"}} {
 		assert.Error(t, csrun(t, args...).err, "%v", args)

@@ -10,19 +10,25 @@
 //     seccomp profile up in the BPF cache or compiles it, spawns the init
 //     stage and writes the container's state.
 //   - init ("csrun init", comm "csrun:init"): /proc/self/exe re-executed by
-//     clone(2) into the new namespaces. It sets up mounts, the root
-//     filesystem, hostname, rlimits, credentials, capabilities and seccomp,
-//     then execs the container process in place (same pid).
+//     clone(2) into the new namespaces, with _CSRUN_INIT=1. It is C
+//     (runtime/internal/initstage), run from an ELF constructor before the
+//     Go runtime starts, as runc's nsexec is: a Go runtime's start-up cost
+//     more than all the stage does. It runs the program the parent compiled
+//     from config.json: mounts, the root filesystem, hostname, rlimits,
+//     credentials, capabilities and seccomp, then execs the container
+//     process in place (same pid).
 //   - container process: process.args, pid 1 of the pid namespace if one is
 //     asked for.
 //
 // The protocol, over two pipes and one fifo:
 //
-//	parent                                   init (fd 3 bootstrap, 4 sync, 5 state dir)
+//	parent                                   init (fd 3 program, 4 sync, 5 state dir)
+//	  | parse and validate config.json
 //	  | clone(CLONE_NEW*), uid/gid maps,
-//	  | exec /proc/self/exe init ----------------->|
+//	  | exec /proc/self/exe init ----------------->| C constructor, no Go runtime
 //	  | [seccomp: cache Get or libseccomp compile, concurrently]
-//	  | bootstrap JSON (spec, rootfs, BPF) -- fd3 ->| read until EOF
+//	  | compile config.json + BPF into a program
+//	  | program (operations) ----------------- fd3 ->| read until EOF
 //	  |                                            | mounts, pivot_root (or MS_MOVE+chroot),
 //	  |                                            | masked/read-only paths, hostname, sysctl
 //	  |<------------------ {"type":"ready"} -- fd4 -|
@@ -35,7 +41,8 @@
 //	  |<------------------ {"type":"exec"} --- fd4 -| (run only: timings so far)
 //	  |<------------------------ EOF (O_CLOEXEC) ---| execve(process.args) = container process
 //	run: wait for the pid, exit with its status, delete the state.
-//	Any failure in init: {"type":"error"} on fd4, exit 1.
+//	Any failure in init: {"type":"error","op":N,...} on fd4, exit 1; the
+//	parent names the config.json field operation N came from.
 //
 // # Root switch
 //

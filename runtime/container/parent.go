@@ -16,6 +16,7 @@ import (
 
 	"coldstart/runtime/bpfcache"
 	"coldstart/runtime/bundle"
+	"coldstart/runtime/internal/initstage"
 	"coldstart/runtime/internal/linux"
 	"coldstart/runtime/seccomp"
 
@@ -23,30 +24,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// bootstrap is what the parent sends the init stage on fd 3.
-type bootstrap struct {
-	Spec         *specs.Spec `json:"spec"` // linux.seccomp removed: see BPF
-	Rootfs       string      `json:"rootfs"`
-	BPF          []byte      `json:"bpf,omitempty"`
-	SeccompFlags uint        `json:"seccomp_flags,omitempty"`
-	WaitStart    bool        `json:"wait_start"` // create: block on exec.fifo
-	UserNS       bool        `json:"user_ns"`
-}
-
 // message is what the init stage sends the parent on fd 4.
 type message struct {
 	Type       string `json:"type"` // "ready", "exec" or "error"
-	Error      string `json:"error,omitempty"`
 	Spans      []span `json:"spans,omitempty"`
 	RootSwitch string `json:"root_switch,omitempty"`
+	// Errors: the failed operation of the program, errno and detail.
+	Op    int    `json:"op"`
+	Errno int    `json:"errno"`
+	Error string `json:"error,omitempty"`
 }
-
-// init-stage file descriptors.
-const (
-	fdBootstrap = 3
-	fdSync      = 4
-	fdStateDir  = 5
-)
 
 var nsFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.PIDNamespace: unix.CLONE_NEWPID, specs.NetworkNamespace: unix.CLONE_NEWNET,
@@ -64,6 +51,7 @@ type started struct {
 	st      *stored
 	timings *Timings
 	base    int64
+	prog    *initstage.Program
 }
 
 type seccompResult struct {
@@ -174,13 +162,9 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	}
 
 	// Seccomp preparation overlaps with clone and the init stage's start.
-	spec := *b.Spec
-	lin := *spec.Linux
-	sc := lin.Seccomp
-	lin.Seccomp = nil
-	spec.Linux = &lin
+	lin := b.Spec.Linux
 	scDone := make(chan seccompResult, 1)
-	go func() { scDone <- r.prepareSeccomp(sc) }()
+	go func() { scDone <- r.prepareSeccomp(lin.Seccomp) }()
 
 	bootR, bootW, err := os.Pipe()
 	if err != nil {
@@ -237,7 +221,7 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	cmd = &exec.Cmd{
 		Path:        "/proc/self/exe",
 		Args:        []string{"csrun", "init"},
-		Env:         initEnv,
+		Env:         []string{initstage.Env},
 		Stdin:       r.opts.Stdin,
 		Stdout:      r.opts.Stdout,
 		Stderr:      r.opts.Stderr,
@@ -258,13 +242,13 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	if sres.err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", sres.err)
 	}
-	boot := bootstrap{Spec: &spec, Rootfs: b.Rootfs, BPF: sres.prog, SeccompFlags: sres.flags, WaitStart: waitStart, UserNS: userNS}
-	if err := json.NewEncoder(bootW).Encode(&boot); err != nil {
-		return nil, fmt.Errorf("send bootstrap to init: %w", err)
+	prog := initProgram(b.Spec, b.Rootfs, userNS, waitStart, sres.prog, sres.flags)
+	if _, err := bootW.Write(prog.Bytes()); err != nil {
+		return nil, fmt.Errorf("send the program to the init stage: %w", err)
 	}
 	bootW.Close()
 
-	s := &started{cmd: cmd, syncR: syncR, sync: json.NewDecoder(syncR), dir: dir, base: base}
+	s := &started{cmd: cmd, syncR: syncR, sync: json.NewDecoder(syncR), dir: dir, base: base, prog: prog}
 	msg, err := s.next(ctx)
 	if err != nil {
 		return nil, err
@@ -312,7 +296,7 @@ func (s *started) next(ctx context.Context) (*message, error) {
 		return nil, fmt.Errorf("init stage: %w", err)
 	}
 	if msg.Type == "error" {
-		return nil, fmt.Errorf("init: %s", msg.Error)
+		return nil, fmt.Errorf("init: %w", s.prog.Err(msg.Op, msg.Errno, msg.Error))
 	}
 	return &msg, nil
 }
@@ -486,8 +470,3 @@ func joinCgroup(p string) (fd int, created bool, err error) {
 	}
 	return fd, created, nil
 }
-
-// initEnv is the init stage's environment (the container's comes from
-// process.env at execve). The init stage allocates little and lives for
-// milliseconds: no garbage collection, one P.
-var initEnv = []string{"GOGC=off", "GOMAXPROCS=1"}

@@ -14,8 +14,8 @@ const (
 	PhaseSeccompCache   = "seccomp_cache"   // cache hit: read and verify the entry
 	PhaseSeccompCompile = "seccomp_compile" // miss or no cache: libseccomp compile (+ cache write)
 	PhaseNamespaces     = "namespaces"      // clone(2) with CLONE_NEW*, id maps, exec of the init stage
-	PhaseInitStart      = "init_start"      // the init stage's Go runtime start-up
-	PhaseBootstrap      = "bootstrap"       // init waits for and decodes the spec and BPF from the parent
+	PhaseInitStart      = "init_start"      // exec of the init stage until its C constructor runs
+	PhaseBootstrap      = "bootstrap"       // init waits for and reads its program (and BPF) from the parent
 	PhaseMounts         = "mounts"          // rootfs bind, config mounts, /dev
 	PhasePivotRoot      = "pivot_root"      // pivot_root or MS_MOVE+chroot, old root detached
 	PhaseFinalize       = "finalize"        // masked/read-only paths, hostname, sysctl, read-only root
