@@ -13,10 +13,16 @@
 # (create, start, wait, delete), taken with bash's $EPOCHREALTIME around the
 # command. Runs as root in a private mount namespace with cgroup2 mounted on
 # /sys/fs/cgroup (crun refuses the host's hybrid layout) and the state roots
-# on a tmpfs, as /run is on a real system.
+# on a tmpfs, as /run is on a real system. csrun's phase timings go to the
+# same tmpfs: they are written atomically (fsync), which on a busy disk cost
+# csrun/cached 5 ms that crun, writing none, does not pay.
+#
+# With CSRUN_BASELINE (another csrun binary, e.g. built from main) the
+# baseline runs interleaved too, with its cache ("baseline"), and the table
+# adds csrun/baseline: before and after in one run, on one machine state.
 #
 # Environment: N (iterations, default 30), CSRUN (prebuilt csrun binary;
-# default: built here with the static build command).
+# default: built here with the static build command), CSRUN_BASELINE.
 set -euo pipefail
 
 if [[ "${_CSBENCH_INNER:-}" != 1 ]]; then
@@ -27,6 +33,9 @@ if [[ "${_CSBENCH_INNER:-}" != 1 ]]; then
 	repo=$(cd "$(dirname "$0")/.." && pwd)
 	work=$(mktemp -d /tmp/bench-runtime.XXXXXX)
 	trap 'rm -rf "$work"' EXIT
+	if [[ -n "${CSRUN_BASELINE:-}" ]]; then
+		cp "$CSRUN_BASELINE" "$work/csrun-baseline"
+	fi
 	if [[ -n "${CSRUN:-}" ]]; then
 		cp "$CSRUN" "$work/csrun"
 	else
@@ -49,7 +58,7 @@ mkdir -p "$WORK/state"
 mount -t tmpfs tmpfs "$WORK/state"
 cd "$WORK"
 S=$WORK/state
-timings=$WORK/timings
+timings=$S/timings
 mkdir -p "$timings"
 
 run_variant() { # name iteration
@@ -62,6 +71,7 @@ run_variant() { # name iteration
 	csrun/none) set -- ./csrun --root "$S/csrun" run --bundle "$bundle" "$id" ;;
 	csrun/default) set -- ./csrun --root "$S/csrun" --no-seccomp-cache run --bundle "$bundle" "$id" ;;
 	csrun/cached) set -- ./csrun --root "$S/csrun" --phase-timings "$timings/$2.json" run --bundle "$bundle" "$id" ;;
+	baseline/cached) set -- ./csrun-baseline --root "$S/baseline" --phase-timings "$timings/base-$2.json" run --bundle "$bundle" "$id" ;;
 	crun/*) set -- crun --root "$S/crun" run --bundle "$bundle" "$id" ;;
 	runc/*) set -- runc --root "$S/runc" run --bundle "$bundle" "$id" ;;
 	esac
@@ -72,6 +82,7 @@ run_variant() { # name iteration
 }
 
 variants=(csrun/none crun/none runc/none csrun/default crun/default runc/default csrun/cached)
+[[ -x ./csrun-baseline ]] && variants+=(baseline/cached)
 # Warm up: page cache, crun's and csrun's BPF caches.
 for v in "${variants[@]}"; do run_variant "$v" w; done
 rm -f "$WORK"/*.us "$timings"/*
@@ -96,7 +107,17 @@ done
 printf '%-10s %10s %10s %10s %12s %12s\n' "cached" "${med[csrun/cached]}" "${med[crun/default]}" "${med[runc/default]}" \
 	"$(ratio "${med[csrun/cached]}" "${med[crun/default]}")" "$(ratio "${med[csrun/cached]}" "${med[runc/default]}")"
 echo "(cached: csrun with its BPF cache vs crun and runc with the default profile)"
-echo
-echo "csrun/cached phase medians (ms, from --phase-timings):"
-jq -s -r '[.[].phases[]] | group_by(.name) | map({n: .[0].name, s: (map(.start_ns) | sort | .[length/2|floor]), d: (map(.dur_ns) | sort | .[length/2|floor])}) | sort_by(.s) | .[] | "  \(.n)\t\(.d/1e6*100|round/100)"' "$timings"/*.json
-jq -s -r '"  total\t\(([.[].total_ns] | sort | .[length/2|floor])/1e6*100|round/100)   cache hits: \([.[] | select(.seccomp_cache_hit)] | length)/\(length)"' "$timings"/*.json
+if [[ -n ${med[baseline/cached]:-} ]]; then
+	echo "baseline   ${med[baseline/cached]} ms cached; csrun/baseline $(ratio "${med[csrun/cached]}" "${med[baseline/cached]}"), baseline/crun $(ratio "${med[baseline/cached]}" "${med[crun/default]}")"
+fi
+phases() { # label files...
+	echo
+	echo "$1 phase medians (ms, from --phase-timings):"
+	shift
+	jq -s -r '[.[].phases[]] | group_by(.name) | map({n: .[0].name, s: (map(.start_ns) | sort | .[length/2|floor]), d: (map(.dur_ns) | sort | .[length/2|floor])}) | sort_by(.s) | .[] | "  \(.n)\t\(.d/1e6*100|round/100)"' "$@"
+	jq -s -r '"  total\t\(([.[].total_ns] | sort | .[length/2|floor])/1e6*100|round/100)   cache hits: \([.[] | select(.seccomp_cache_hit)] | length)/\(length)"' "$@"
+}
+phases csrun/cached "$timings"/[0-9]*.json
+if [[ -n ${med[baseline/cached]:-} ]]; then
+	phases baseline/cached "$timings"/base-*.json
+fi
