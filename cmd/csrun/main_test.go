@@ -568,6 +568,24 @@ func TestRefusedConfig(t *testing.T) {
 	}
 }
 
+// Stdio that is not a file goes through pipes, as with os/exec.
+func TestRunWithReaderAndWriters(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	b := newBundle(t, baseSpec("stdin", "hostname", "bogus"))
+	var stdout, stderr bytes.Buffer
+	rt := container.New(container.Options{Root: root, Stdin: strings.NewReader("hello"), Stdout: &stdout, Stderr: &stderr})
+	err := rt.Run(context.Background(), "pipes", b, "")
+	var ee *container.ExitError
+	require.ErrorAs(t, err, &ee, stderr.String())
+	assert.Equal(t, 100, ee.Status)
+	got := kv(stdout.String())
+	assert.Equal(t, "hello", got["stdin"])
+	assert.Equal(t, "csrun-test", got["hostname"])
+	assert.Contains(t, stderr.String(), `unknown check "bogus"`)
+	noLeaks(t, root)
+}
+
 // A failure in the init stage (C, runtime/internal/initstage) names the
 // config.json field it comes from and keeps the errno.
 func TestInitStageErrorNamesField(t *testing.T) {

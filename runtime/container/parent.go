@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -44,7 +43,7 @@ var nsFlags = map[specs.LinuxNamespaceType]uintptr{
 
 // started is a container whose init stage reported ready.
 type started struct {
-	cmd     *exec.Cmd
+	proc    *initProcess
 	sync    *json.Decoder
 	syncR   *os.File
 	dir     string
@@ -141,13 +140,12 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 		}
 		return nil, fmt.Errorf("state: %w", err)
 	}
-	var cmd *exec.Cmd
+	var proc *initProcess
 	var cgroupDir string
 	defer func() {
 		if err != nil {
-			if cmd != nil && cmd.Process != nil {
-				cmd.Process.Kill()
-				cmd.Wait()
+			if proc != nil {
+				proc.kill()
 			}
 			if cgroupDir != "" {
 				os.Remove(cgroupDir)
@@ -218,19 +216,14 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 		}
 		attr.UseCgroupFD, attr.CgroupFD = true, fd
 	}
-	cmd = &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{"csrun", "init"},
-		Env:         []string{initstage.Env},
-		Stdin:       r.opts.Stdin,
-		Stdout:      r.opts.Stdout,
-		Stderr:      r.opts.Stderr,
-		ExtraFiles:  []*os.File{bootR, syncW, stateDir},
-		SysProcAttr: attr,
+	sio, err := newStdio(r.opts.Stdin, r.opts.Stdout, r.opts.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("container stdio: %w", err)
 	}
 	tClone := linux.Monotonic()
-	if err := cmd.Start(); err != nil {
-		cmd = nil
+	proc, err = start("/proc/self/exe", []string{"csrun", "init"}, []string{initstage.Env}, sio,
+		[]*os.File{bootR, syncW, stateDir}, attr)
+	if err != nil {
 		return nil, fmt.Errorf("spawn init stage (clone with namespaces): %w", err)
 	}
 	cloned := span{PhaseNamespaces, tClone, linux.Monotonic()}
@@ -248,7 +241,7 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	}
 	bootW.Close()
 
-	s := &started{cmd: cmd, syncR: syncR, sync: json.NewDecoder(syncR), dir: dir, base: base, prog: prog}
+	s := &started{proc: proc, syncR: syncR, sync: json.NewDecoder(syncR), dir: dir, base: base, prog: prog}
 	msg, err := s.next(ctx)
 	if err != nil {
 		return nil, err
@@ -271,12 +264,12 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	}
 	s.timings = t
 
-	_, startTime, err := procStat(cmd.Process.Pid)
+	_, startTime, err := procStat(proc.pid)
 	if err != nil {
 		return nil, fmt.Errorf("init stage: %w", err)
 	}
 	s.st = &stored{
-		State: specs.State{Version: specs.Version, ID: id, Status: specs.StateCreated, Pid: cmd.Process.Pid,
+		State: specs.State{Version: specs.Version, ID: id, Status: specs.StateCreated, Pid: proc.pid,
 			Bundle: b.Dir, Annotations: b.Spec.Annotations},
 		StartTime: startTime, Created: time.Now().UTC(), Cgroup: cgroupDir,
 	}
@@ -327,8 +320,7 @@ func (r *Runtime) Create(ctx context.Context, id, bundleDir, pidFile string) err
 		r.Delete(id, true)
 		return err
 	}
-	// The init stage outlives us: release it (it is reparented).
-	s.cmd.Process.Release()
+	// The init stage outlives us (it is reparented when we exit).
 	if r.opts.PhaseTimings != "" {
 		s.timings.TotalNS = linux.Monotonic() - s.base
 		return s.timings.write(r.opts.PhaseTimings)
@@ -359,8 +351,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundleDir, pidFile string) error 
 		defer os.Remove(s.st.Cgroup)
 	}
 	if err := writePidFile(pidFile, s.st.Pid); err != nil {
-		s.cmd.Process.Kill()
-		s.cmd.Wait()
+		s.proc.kill()
 		return err
 	}
 	// Forward the usual termination signals to the container.
@@ -373,7 +364,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundleDir, pidFile string) error 
 		for {
 			select {
 			case sig := <-sigs:
-				s.cmd.Process.Signal(sig)
+				s.proc.signal(sig.(unix.Signal))
 			case <-stop:
 				return
 			}
@@ -392,8 +383,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundleDir, pidFile string) error 
 			execStart = max(execStart, sp.End)
 		}
 		if _, err2 := s.next(ctx); !errors.Is(err2, io.EOF) {
-			s.cmd.Process.Kill()
-			s.cmd.Wait()
+			s.proc.kill()
 			if err2 == nil {
 				err2 = errors.New("init: unexpected message after exec")
 			}
@@ -410,17 +400,13 @@ func (r *Runtime) Run(ctx context.Context, id, bundleDir, pidFile string) error 
 	case errors.Is(err, io.EOF):
 		// The init stage died without a word (e.g. killed by seccomp).
 	default:
-		s.cmd.Process.Kill()
-		s.cmd.Wait()
+		s.proc.kill()
 		return err
 	}
-	werr := s.cmd.Wait()
-	ps := s.cmd.ProcessState
-	if ps == nil {
-		return fmt.Errorf("wait: %w", werr)
-	}
-	ws := ps.Sys().(syscall.WaitStatus)
+	ws, err := s.proc.wait()
 	switch {
+	case err != nil:
+		return fmt.Errorf("wait: %w", err)
 	case ws.Exited() && ws.ExitStatus() == 0:
 		return nil
 	case ws.Exited():
@@ -428,7 +414,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundleDir, pidFile string) error 
 	case ws.Signaled():
 		return &ExitError{Status: 128 + int(ws.Signal())}
 	}
-	return fmt.Errorf("wait: %v", ps)
+	return fmt.Errorf("wait: status %#x", ws)
 }
 
 func (o Options) stderr() io.Writer {

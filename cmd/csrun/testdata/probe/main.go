@@ -18,6 +18,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strconv"
@@ -87,6 +88,9 @@ func main() {
 			fmt.Printf("cwd=%s\n", d)
 		case "env":
 			fmt.Printf("env.%s=%s\n", arg, os.Getenv(arg))
+		case "stdin":
+			data, _ := io.ReadAll(os.Stdin)
+			fmt.Printf("stdin=%s\n", data)
 		case "sleep":
 			n, _ := strconv.Atoi(arg)
 			time.Sleep(time.Duration(n) * time.Second)
