@@ -22,6 +22,15 @@
 // any error (the message names the config.json field when one is at fault).
 //
 // Environment: none read.
+//
+// csrun lives for milliseconds and starts one process: it turns off the Go
+// runtime's start-up work meant for long-running programs (reading the
+// cgroup CPU limit for GOMAXPROCS and re-reading it every second, naming
+// every anonymous mapping with a prctl), and runs with one P (see main).
+//
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+//go:debug decoratemappings=0
 package main
 
 import (
@@ -29,6 +38,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"coldstart/runtime/container"
 )
@@ -38,6 +48,11 @@ func main() {
 		container.Init() // never returns
 	}
 	start := container.Now()
+	// One P: csrun's few goroutines (seccomp preparation during the
+	// clone, signal forwarding) run while the main one blocks in a system
+	// call; more Ps only add threads that spin, steal and hand work back
+	// and forth, context switches that a loaded machine makes expensive.
+	runtime.GOMAXPROCS(1)
 	err := run(context.Background(), start, os.Stdin, os.Stdout, os.Stderr, os.Args[1:])
 	var ee *container.ExitError
 	if errors.As(err, &ee) {
