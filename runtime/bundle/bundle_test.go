@@ -3,11 +3,15 @@ package bundle
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -65,6 +69,52 @@ func TestLoadRelativeRoot(t *testing.T) {
 	require.NoError(t, os.Remove(filepath.Join(dir, "rootfs")))
 	_, err = Load(dir)
 	assert.ErrorContains(t, err, "root.path")
+}
+
+// document must know every field runtime-spec's Spec and Linux have, or a
+// field csrun refuses would be reported as unknown rather than unsupported
+// (and one it implements would be refused).
+func TestDocumentMirrorsSpec(t *testing.T) {
+	names := func(v any) []string {
+		var out []string
+		rt := reflect.TypeOf(v)
+		for i := 0; i < rt.NumField(); i++ {
+			name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+			out = append(out, name)
+		}
+		sort.Strings(out)
+		return out
+	}
+	assert.Equal(t, names(specs.Spec{}), names(document{}))
+	assert.Equal(t, names(specs.Linux{}), names(linuxDocument{}))
+}
+
+// Sections csrun refuses are refused when they hold something, and
+// accepted when null (or, for the maps, empty), as with runtime-spec's types.
+func TestRefusedSectionsNullOrEmpty(t *testing.T) {
+	base := `{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["sh"],"cwd":"/","user":{"uid":0,"gid":0}},` +
+		`"linux":{"namespaces":[{"type":"mount"}]%s}%s}`
+	for _, tc := range []struct{ linux, top, refused string }{
+		{`,"resources":null`, ``, ""},
+		{`,"resources":{}`, ``, "linux.resources"},
+		{`,"netDevices":{}`, ``, ""},
+		{`,"netDevices":{"eth0":{}}`, ``, "linux.netDevices"},
+		{`,"timeOffsets":{"monotonic":{"secs":1}}`, ``, "linux.timeOffsets"},
+		{`,"intelRdt":{"closID":"x"}`, ``, "linux.intelRdt"},
+		{``, `,"hooks":null`, ""},
+		{``, `,"hooks":{"prestart":[]}`, "hooks"},
+		{``, `,"windows":{}`, "windows"},
+	} {
+		_, err := Parse([]byte(fmt.Sprintf(base, tc.linux, tc.top)))
+		if tc.refused == "" {
+			assert.NoError(t, err, "%s%s", tc.linux, tc.top)
+			continue
+		}
+		var fe *FieldError
+		require.ErrorAs(t, err, &fe, "%s%s", tc.linux, tc.top)
+		assert.Equal(t, tc.refused, fe.Field)
+		assert.ErrorIs(t, err, ErrUnsupported)
+	}
 }
 
 // FuzzValidateConfig: Parse never panics, and whatever it accepts has the
