@@ -6,9 +6,10 @@
 //
 // Three processes take part; each is named in ps:
 //
-//   - parent ("csrun", the CLI): loads and validates config.json, looks the
-//     seccomp profile up in the BPF cache or compiles it, spawns the init
-//     stage and writes the container's state.
+//   - parent ("csrun", the CLI): loads and validates config.json, spawns
+//     the init stage, looks the seccomp profile up in the BPF cache or
+//     compiles it while the stage starts, sends the stage its program and
+//     writes the container's state.
 //   - init ("csrun init", comm "csrun:init"): /proc/self/exe re-executed by
 //     clone(2) into the new namespaces, with _CSRUN_INIT=1. It is C
 //     (runtime/internal/initstage), run from an ELF constructor before the
@@ -26,9 +27,9 @@
 //	  | parse and validate config.json
 //	  | clone(CLONE_NEW*), uid/gid maps,
 //	  | exec /proc/self/exe init ----------------->| C constructor, no Go runtime
-//	  | [seccomp: cache Get or libseccomp compile, concurrently]
+//	  | seccomp: cache Get or libseccomp compile   | (while init execs)
 //	  | compile config.json + BPF into a program
-//	  | program (operations) ----------------- fd3 ->| read until EOF
+//	  | program (operations) --------------- fd3 ->| read until EOF
 //	  |                                            | mounts, pivot_root (or MS_MOVE+chroot),
 //	  |                                            | masked/read-only paths, hostname, sysctl
 //	  |<------------------ {"type":"ready"} -- fd4 -|

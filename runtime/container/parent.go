@@ -159,10 +159,7 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 		}
 	}
 
-	// Seccomp preparation overlaps with clone and the init stage's start.
 	lin := b.Spec.Linux
-	scDone := make(chan seccompResult, 1)
-	go func() { scDone <- r.prepareSeccomp(lin.Seccomp) }()
 
 	bootR, bootW, err := os.Pipe()
 	if err != nil {
@@ -231,7 +228,11 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	syncW.Close()
 	stateDir.Close()
 
-	sres := <-scDone
+	// Seccomp preparation (a cache lookup, or libseccomp) runs while the
+	// init stage execs and starts on the other CPU. (Not in a goroutine
+	// during the clone: the fork is a raw vfork that keeps its P, and
+	// cmd/csrun runs with one, so such a goroutine ran after it anyway.)
+	sres := r.prepareSeccomp(lin.Seccomp)
 	if sres.err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", sres.err)
 	}

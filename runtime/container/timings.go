@@ -8,7 +8,7 @@ import (
 )
 
 // Phase names, in start-up order. Seccomp preparation (cache or compile)
-// runs in the parent concurrently with the namespaces phase.
+// runs in the parent while the init stage starts (init_start).
 const (
 	PhaseParse          = "parse"           // read and validate config.json
 	PhaseSeccompCache   = "seccomp_cache"   // cache hit: read and verify the entry
