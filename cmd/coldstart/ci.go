@@ -213,7 +213,7 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	if res.Regressed() {
 		return fmt.Errorf("%w: head %.12s is slower than base %.12s (see %s)", errRegressed, res.Head, res.Base, res.Markdown)
 	}
-	return nil
+	return failedRows(res.Report)
 }
 
 // ciScenarios: the named scenarios, or every kernel primitive.

@@ -182,7 +182,24 @@ func runCompare(_ context.Context, stdout, stderr io.Writer, args []string) erro
 		}
 		return fmt.Errorf("%w: %s", errRegressed, strings.Join(which, ", "))
 	}
-	return nil
+	return failedRows(r)
+}
+
+// failedRows is a setupError (exit 2) naming the scenarios that failed to
+// run on either side, or nil: nothing can be concluded about them, and a
+// CI job gating on the exit status must not pass them as "no regression".
+func failedRows(r *compare.Report) error {
+	var which []string
+	for _, row := range r.Rows {
+		if row.Verdict == compare.Failed {
+			which = append(which, fmt.Sprintf("%s on %s (%s)", row.Scenario, row.Kernel, row.Note))
+		}
+	}
+	if len(which) == 0 {
+		return nil
+	}
+	return setupError{fmt.Errorf("%d scenario(s) failed to run, so nothing can be said of them: %s; see the console logs next to the result files, and rerun the failed boots (coldstart matrix --resume RUN_DIR)",
+		len(which), strings.Join(which, "; "))}
 }
 
 // writeExplained writes r in format (text, markdown or html) with the

@@ -173,3 +173,25 @@ func TestReportAndHistory(t *testing.T) {
 	assert.Contains(t, stdout, "netns")
 	assert.NotContains(t, stdout, "ipcns")
 }
+
+// A scenario that failed on one side is neither a regression nor a pass:
+// compare prints the table and exits 2, naming it; a regression elsewhere
+// still decides the exit status (1).
+func TestCompareFailedScenarioExits2(t *testing.T) {
+	dir := t.TempDir()
+	base := writeRun(t, filepath.Join(dir, "base"), 1, 6, 1, nil)
+	fail := func(f *results.File) {
+		f.Scenarios["ipcns"].Status = results.StatusFailed
+		f.Scenarios["ipcns"].Reason = "boot 2: guest kernel panicked"
+	}
+	same := writeRun(t, filepath.Join(dir, "same"), 2, 6, 1, fail)
+	stdout, stderr, code := runCLI(t, "compare", base, same)
+	assert.Equal(t, exitUsage, code, stdout)
+	assert.Contains(t, stdout, "failed")
+	assert.Contains(t, stderr, "ipcns on debian-6.1-cloud (failed in new: boot 2: guest kernel panicked)")
+
+	slower := writeRun(t, filepath.Join(dir, "slower"), 3, 6, 1.5, fail)
+	_, stderr, code = runCLI(t, "compare", base, slower)
+	assert.Equal(t, exitFailed, code, stderr)
+	assert.Contains(t, stderr, "netns")
+}

@@ -149,6 +149,10 @@ func Run(ctx context.Context, o Options) ([]*results.File, error) {
 	if o.Jobs < 1 {
 		o.Jobs = DefaultJobs(o.CPUs)
 	}
+	if o.TCGThread == "" && o.Accel != qemu.AccelKVM {
+		// What qemu.Options defaults to, recorded in the plan.
+		o.TCGThread = "single"
+	}
 	if o.boot == nil {
 		o.boot = boot
 	}

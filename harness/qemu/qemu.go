@@ -64,7 +64,8 @@ type Options struct {
 	MemoryMB int      // default 1024
 	// TCGThread is "single" to run all vCPUs on one host thread under
 	// TCG (slower, but free of multi-threaded TCG's races with a guest
-	// that patches its own code); default "multi".
+	// that patches its own code: ftrace and runc's start-up panicked
+	// guests with int3 Oopses under "multi"); default "single".
 	TCGThread string
 	// ConsoleLog receives everything the guest prints on ttyS0.
 	ConsoleLog string
@@ -87,6 +88,9 @@ func (o *Options) defaults() {
 	}
 	if o.MemoryMB == 0 {
 		o.MemoryMB = 1024
+	}
+	if o.TCGThread == "" && o.Accel == AccelTCG {
+		o.TCGThread = "single"
 	}
 }
 
