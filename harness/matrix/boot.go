@@ -152,6 +152,7 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 	}
 	waitErr := vm.Wait()
 	out.rec.Damaged, out.rec.Missing, _ = vm.Damage()
+	out.rec.QMPEvents = vm.QMPEvents()
 	switch {
 	case out.err != nil:
 	case vm.Panicked():

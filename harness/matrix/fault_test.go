@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"coldstart/guest/agent"
+	"coldstart/harness/kernels"
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
 	"coldstart/internal/testvm"
@@ -115,6 +116,42 @@ func TestBootFaults(t *testing.T) {
 			assert.Empty(t, qemuProcesses(t, env.Initrd), "QEMU outlived the boot")
 		})
 	}
+}
+
+// TestPanicReportedByQMP: a kernel with a pvpanic driver built in (the
+// project's own builds: kernels/configs/coldstart.config) reports its panic
+// to QEMU, which sends GUEST_PANICKED on QMP, a second signal beside the
+// console's marker. Debian's kernels have the driver only as a module, so
+// this needs a built kernel: COLDSTART_PVPANIC_KERNEL, or tiny-6.1 from
+// the cache (coldstart kernels fetch tiny-6.1).
+func TestPanicReportedByQMP(t *testing.T) {
+	env := testvm.Require(t)
+	kernel := os.Getenv("COLDSTART_PVPANIC_KERNEL")
+	if kernel == "" {
+		cache, err := kernels.DefaultCacheDir()
+		require.NoError(t, err)
+		dirs, _ := filepath.Glob(filepath.Join(cache, "kernels", "tiny-6.1-*"))
+		for _, d := range dirs {
+			configs, _ := filepath.Glob(filepath.Join(d, "config*"))
+			for _, c := range configs {
+				if b, err := os.ReadFile(c); err == nil && strings.Contains(string(b), "\nCONFIG_PVPANIC_MMIO=y\n") {
+					if im, _ := filepath.Glob(filepath.Join(d, "vmlinu[xz]*")); len(im) > 0 {
+						kernel = im[0] // vmlinux (PVH) sorts first
+					}
+				}
+			}
+		}
+	}
+	if kernel == "" {
+		t.Skip("no kernel with a built-in pvpanic driver: set COLDSTART_PVPANIC_KERNEL or run coldstart kernels fetch tiny-6.1")
+	}
+	o := qemu.Options{Kernel: kernel, Initrd: env.Initrd, Append: []string{"rdinit=/no/such/init", "root=/dev/nonexistent"},
+		ConsoleLog: filepath.Join(t.TempDir(), "console.log")}
+	dl := Deadlines{Hello: 120 * time.Second, Scenario: 120 * time.Second, Shutdown: 20 * time.Second}
+	out := boot(context.Background(), o, 0, dl, func(s string) { t.Log(s) })
+	require.Error(t, out.err)
+	assert.True(t, errors.Is(out.err, qemu.ErrGuestPanic), "%v", out.err)
+	assert.Contains(t, out.rec.QMPEvents, "GUEST_PANICKED", "QMP events: %v", out.rec.QMPEvents)
 }
 
 // TestInterruptKeepsPartialResults cancels a run in the middle of a boot,

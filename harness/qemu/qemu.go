@@ -124,6 +124,9 @@ func Args(o Options, evSock, qmpSock string) []string {
 		"-chardev", "socket,id=events,path="+evSock,
 		"-serial", "chardev:events",
 		"-qmp", "unix:"+qmpSock+",server=on,wait=off",
+		// pvpanic: a kernel with its driver built in (coldstart's own
+		// builds) reports a panic as QMP's GUEST_PANICKED.
+		"-device", "pvpanic",
 		"-kernel", o.Kernel,
 		"-initrd", o.Initrd,
 		"-append", strings.Join(append(append([]string(nil), BaseCmdline...), o.Append...), " "),
@@ -361,6 +364,9 @@ func (vm *VM) connectQMP(ctx context.Context, sock string) error {
 			vm.qmpSeen = append(vm.qmpSeen, e.Event)
 			if e.Event == "GUEST_PANICKED" {
 				vm.panicked = true
+				// QEMU 6+ shuts the VM down on a pvpanic by itself; older
+				// ones pause it, which would wait for a deadline.
+				go vm.mon.Run([]byte(`{"execute":"quit"}`))
 			}
 			vm.mu.Unlock()
 		}

@@ -135,6 +135,9 @@ type Boot struct {
 	QEMUUser    string `json:"qemu_user,omitempty"`
 	// NetIfaces are the guest's network interfaces (only "lo": no NIC).
 	NetIfaces []string `json:"net_ifaces,omitempty"`
+	// QMPEvents are the QMP events QEMU sent during the boot, in order
+	// (GUEST_PANICKED when a kernel with a pvpanic driver panicked).
+	QMPEvents []string `json:"qmp_events,omitempty"`
 	// Unsupported and FailedScenarios say what each scenario did in this
 	// boot, so that boots from several runs or shards can be merged.
 	Unsupported     map[string]Unsupported `json:"unsupported,omitempty"`
