@@ -37,6 +37,7 @@ import (
 	"coldstart/harness/kernels"
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
+	"coldstart/internal/syncio"
 )
 
 // Target is one kernel to run, with its verified image.
@@ -142,7 +143,7 @@ func Run(ctx context.Context, o Options) ([]*results.File, error) {
 		o.Progress = io.Discard
 	}
 	// Several VMs report at once.
-	o.Progress = &lockedWriter{w: o.Progress}
+	o.Progress = syncio.NewWriter(o.Progress)
 	if o.Deadlines == (Deadlines{}) {
 		o.Deadlines = DefaultDeadlines()
 	}
@@ -438,17 +439,6 @@ func (st *kernelState) finish(o Options, names []string, allRan bool) error {
 	st.file.Complete = complete
 	st.file.Finished = time.Now().UTC()
 	return results.Write(st.path, st.file)
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(b []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(b)
 }
 
 // Stamp names a run directory: UTC, sortable, no colons.

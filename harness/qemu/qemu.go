@@ -36,6 +36,7 @@ import (
 	"github.com/digitalocean/go-qemu/qmp"
 
 	"coldstart/event"
+	"coldstart/internal/syncio"
 )
 
 // Sentinel errors callers branch on.
@@ -249,7 +250,7 @@ func Start(ctx context.Context, o Options) (*VM, error) {
 		return nil, err
 	}
 	var stderr strings.Builder
-	vm.cmd.Stderr = &lockedWriter{w: &stderr}
+	vm.cmd.Stderr = syncio.NewWriter(&stderr)
 	// Own process group, so a Ctrl-C in the terminal reaches the harness,
 	// which stops QEMU in order, and Pdeathsig so that QEMU never outlives
 	// a harness that was killed outright.
@@ -546,17 +547,6 @@ func (r *ring) tail(n int) []string {
 		all = all[len(all)-n:]
 	}
 	return all
-}
-
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }
 
 func shellQuote(args []string) string {
