@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"coldstart/guest/agent"
 	"coldstart/harness/compare"
 	"coldstart/harness/results"
 )
@@ -25,7 +26,9 @@ type Options struct {
 	// supported scenario needs. Below compare.MinBoots(0.01) (five), no
 	// comparison against the baseline can ever be called regressed.
 	MinBoots int
-	// MinSamplesPerBoot is the fewest samples a usable boot may hold.
+	// MinSamplesPerBoot is the fewest samples a usable boot may hold; for
+	// the slow scenarios (containers, seccomp), the plan's slow_iterations
+	// when that is fewer.
 	MinSamplesPerBoot int
 }
 
@@ -73,14 +76,20 @@ func Check(path string, f *results.File, o Options) error {
 			continue // a fact about the kernel, fine in a baseline
 		}
 		groups, _, excluded := compare.Groups(f, n, "wall")
+		// A boot needs MinSamplesPerBoot samples, or all the plan asked
+		// of a slow scenario when that is fewer (5 container runs).
+		need := o.MinSamplesPerBoot
+		if it := f.Plan.SlowIterations; it > 0 && agent.IsSlow(n) && it < need {
+			need = it
+		}
 		usable := 0
 		for _, g := range groups {
-			if len(g) >= o.MinSamplesPerBoot {
+			if len(g) >= need {
 				usable++
 			}
 		}
 		if usable < o.MinBoots {
-			msg := fmt.Sprintf("scenario %s has %d usable boots with ≥%d samples, needs %d", n, usable, o.MinSamplesPerBoot, o.MinBoots)
+			msg := fmt.Sprintf("scenario %s has %d usable boots with ≥%d samples, needs %d", n, usable, need, o.MinBoots)
 			if len(excluded) > 0 {
 				msg += fmt.Sprintf(" (%d left out: coarse clock)", len(excluded))
 			}
