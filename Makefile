@@ -54,11 +54,13 @@ unit:
 
 # The long tests: a real kernel build from Debian's linux-source-6.1 (12-15
 # min on 2 cores) and explain on two traced kernels (5+ min under TCG).
-test-long: setup
-	COLDSTART_LONG=1 $(GO) test -count=1 -timeout 60m -run 'TestBuildFromDebianSource|TestExplainRealKernels' ./harness/kernels/ ./harness/explain/
+test-long: setup build
+	bin/coldstart kernels fetch tiny-6.1
+	COLDSTART_LONG=1 $(GO) test -count=1 -timeout 60m -run 'TestBuildFromDebianSource|TestExplainRealKernels|TestPanicReportedByQMP' ./harness/kernels/ ./harness/explain/ ./harness/matrix/
 
 # Real kernel: bisect and ci on a 9-commit linux-source-6.1 history (first
-# run 20-40 min). For a nightly or weekly job, not every push.
+# run about an hour on 2 cores, 5 min cached). For a nightly or weekly job,
+# not every push.
 e2e-bisect: setup build
 	scripts/e2e-bisect.sh
 
