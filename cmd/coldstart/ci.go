@@ -52,6 +52,7 @@ func realLab() lab {
 			}
 			dl := matrix.DefaultDeadlines()
 			return &bisect.QEMUMeasurer{Initrd: ir.Path, Scenarios: scenarios, Iterations: vf.iterations, Warmups: vf.warmups,
+				SlowIterations: vf.slowIters, SlowWarmups: vf.slowWarm,
 				Accel: vf.accel, CPUs: vf.cpus, MemoryMB: vf.memory, Deadlines: dl, Progress: prefixWriter(stderr, "  ")}, nil
 		},
 	}
@@ -60,12 +61,15 @@ func realLab() lab {
 // vmFlags are the boot flags ci and bisect share with matrix.
 type vmFlags struct {
 	iterations, warmups, cpus, memory, makeJobs int
+	slowIters, slowWarm                         int
 	accel, fragment, cacheDir                   string
 }
 
 func (vf *vmFlags) register(fs *flag.FlagSet, src string) {
 	fs.IntVar(&vf.iterations, "iterations", 20, "timed iterations per scenario per boot")
 	fs.IntVar(&vf.warmups, "warmups", 3, "untimed iterations before the timed ones")
+	fs.IntVar(&vf.slowIters, "slow-iterations", 5, "timed iterations of the scenarios that run whole programs (oci-run/*, isolation/*, seccomp-*); 0: same as --iterations")
+	fs.IntVar(&vf.slowWarm, "slow-warmups", 1, "untimed iterations of the scenarios that run whole programs; 0: same as --warmups")
 	fs.StringVar(&vf.accel, "accel", "auto", "auto (KVM if a probe boot works, else TCG), kvm or tcg")
 	fs.IntVar(&vf.cpus, "cpus", 2, "guest vCPUs (at least 2: on one CPU older kernels skip RCU grace periods)")
 	fs.IntVar(&vf.memory, "memory", 1024, "guest memory in MiB")
@@ -96,8 +100,8 @@ func (ef *explainFlags) iterations() (int, error) {
 }
 
 func (vf *vmFlags) check() error {
-	if vf.iterations < 1 || vf.warmups < 0 || vf.cpus < 1 {
-		return usagef("--iterations and --cpus must be at least 1, --warmups at least 0")
+	if vf.iterations < 1 || vf.warmups < 0 || vf.cpus < 1 || vf.slowIters < 0 || vf.slowWarm < 0 {
+		return usagef("--iterations and --cpus must be at least 1, --warmups, --slow-iterations and --slow-warmups at least 0")
 	}
 	switch vf.accel {
 	case "auto", qemu.AccelKVM, qemu.AccelTCG:

@@ -54,10 +54,13 @@ type QEMUMeasurer struct {
 	Scenarios  []string
 	Iterations int
 	Warmups    int
-	Accel      string // "auto" probes KVM with the first kernel measured
-	CPUs       int
-	MemoryMB   int
-	Append     []string
+	// SlowIterations and SlowWarmups are matrix.Options' (containers,
+	// seccomp steps); 0: the same as Iterations and Warmups.
+	SlowIterations, SlowWarmups int
+	Accel                       string // "auto" probes KVM with the first kernel measured
+	CPUs                        int
+	MemoryMB                    int
+	Append                      []string
 	// Trace, when above 0, traces that many iterations per scenario after
 	// the timed ones (matrix.Options.Trace).
 	Trace     int
@@ -93,6 +96,7 @@ func (m *QEMUMeasurer) Measure(ctx context.Context, targets []matrix.Target, boo
 	files, err := run(ctx, matrix.Options{
 		Targets: targets, Initrd: m.Initrd, Scenarios: m.Scenarios,
 		Boots: boots, Iterations: m.Iterations, Warmups: m.Warmups,
+		SlowIterations: m.SlowIterations, SlowWarmups: m.SlowWarmups,
 		Accel: m.Accel, CPUs: m.CPUs, MemoryMB: m.MemoryMB, Append: m.Append, Trace: m.Trace,
 		Deadlines: m.Deadlines, OutDir: dir, Progress: progress,
 		Jobs: 1, // strict alternation; see the type's comment

@@ -16,7 +16,7 @@ import (
 // the units boot-major: base, head, base, head, ...
 func TestQEMUMeasurerAlternates(t *testing.T) {
 	var got matrix.Options
-	m := &QEMUMeasurer{Accel: "tcg", Scenarios: []string{"ipcns"}, Iterations: 5,
+	m := &QEMUMeasurer{Accel: "tcg", Scenarios: []string{"ipcns"}, Iterations: 5, SlowIterations: 4, SlowWarmups: 1,
 		run: func(_ context.Context, o matrix.Options) ([]*results.File, error) {
 			got = o
 			var fs []*results.File
@@ -32,6 +32,9 @@ func TestQEMUMeasurerAlternates(t *testing.T) {
 	}
 	if got.Jobs != 1 || got.Boots != 3 || got.Targets[0].Kernel.Name != "base" || got.Targets[1].Kernel.Name != "head" || got.Trace != 0 {
 		t.Fatalf("matrix options: jobs %d, boots %d, targets %v, trace %d", got.Jobs, got.Boots, got.Targets, got.Trace)
+	}
+	if got.SlowIterations != 4 || got.SlowWarmups != 1 {
+		t.Fatalf("slow scenarios: %d iterations, %d warm-ups; want the measurer's 4 and 1", got.SlowIterations, got.SlowWarmups)
 	}
 	var order []string
 	for _, u := range got.Shard.Select(matrix.Units([]string{"base", "head"}, got.Boots)) {
