@@ -11,9 +11,10 @@
 #     (copy_ipcs > msleep: create_ipc_ns is inlined) first among the call
 #     paths whose own time grew.
 # It prints the wall time: 66 min the first time on this 2-core machine
-# (the first kernel build 47 min at load 6-9, ci's own build dir 10 min
-# more with ccache), 5 min once the history, the build directories and the
-# built images are cached. Run it nightly or weekly, not in every CI run.
+# (the first kernel build 47 min at load 6-9; ci then built again in a build
+# directory of its own, 10 min with ccache, which it now shares with
+# bisect), 5 min once the history, the build directory and the built images
+# are cached. Run it nightly or weekly, not in every CI run.
 #
 # Environment: COLDSTART_CACHE (cache; default ~/.cache/coldstart),
 # E2E_DIR (work directory; default $COLDSTART_CACHE/e2e-bisect), BOOTS

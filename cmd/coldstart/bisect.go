@@ -114,7 +114,7 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	}
 	st, err := bisect.Run(ctx, bisect.Options{
 		Work: w, Good: *good, Bad: *bad, Scenario: names[0], Boots: *boots, MaxBoots: *maxBoots, Compare: co,
-		Builder:  lb.builder(cache, vf.fragment, "bisect-"+sanitize(filepath.Base(w.Repo)), vf.makeJobs),
+		Builder:  lb.builder(cache, vf.fragment, buildName(w), vf.makeJobs),
 		Measurer: m, Explain: traced, Out: outDir, Progress: stderr,
 	})
 	if st != nil && st.Measured && (err == nil || errors.Is(err, bisect.ErrInconclusive)) {

@@ -58,6 +58,12 @@ func realLab() lab {
 	}
 }
 
+// buildName names the kernel builds of w's tree. ci and bisect share it, so
+// a ci run after a bisect of the same tree (or the other way round) reuses
+// the build directory and every image already built, instead of starting
+// from scratch under a second name.
+func buildName(w *bisect.Workspace) string { return "kernel-" + sanitize(filepath.Base(w.Repo)) }
+
 // vmFlags are the boot flags ci and bisect share with matrix.
 type vmFlags struct {
 	iterations, warmups, cpus, memory, makeJobs int
@@ -194,7 +200,7 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	}
 	res, err := ci.Run(ctx, ci.Options{
 		Work: w, Base: *base, Head: *head, Patches: *patches, Boots: *boots, Compare: co,
-		Builder:  lb.builder(cache, vf.fragment, "ci-"+sanitize(filepath.Base(w.Repo)), vf.makeJobs),
+		Builder:  lb.builder(cache, vf.fragment, buildName(w), vf.makeJobs),
 		Measurer: m, Explain: traced, Out: outDir, Progress: stderr,
 	})
 	var ie *ci.InfraError

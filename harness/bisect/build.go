@@ -38,7 +38,7 @@ type Builder interface {
 type KernelBuilder struct {
 	Fetcher  *kernels.Fetcher // its Progress is replaced by each call's log
 	Fragment string           // the config fragment
-	Name     string           // build name, e.g. "bisect-linux"
+	Name     string           // build name, e.g. "kernel-linux"
 }
 
 // Build implements Builder.
