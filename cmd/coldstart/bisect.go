@@ -51,12 +51,8 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	boots := fs.Int("boots", 5, "boots per measurement (at least 5 for p ≤ 0.01)")
 	maxBoots := fs.Int("max-boots", 15, "boots a commit may get while its verdict is unknown")
 	out := fs.String("out", "", "state, logs and report (default: results/bisect/<good>-<bad>-<scenario> in the source tree; rerun to resume)")
-	var vf vmFlags
-	vf.register(fs, src)
-	var cf compareFlags
-	cf.register(fs)
-	var ef explainFlags
-	ef.register(fs)
+	var lf labFlags
+	lf.register(fs, src)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -71,17 +67,11 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	case *boots < 1 || *maxBoots < *boots:
 		return usagef("--boots must be at least 1 and --max-boots at least --boots")
 	}
-	if err := vf.check(); err != nil {
-		return err
-	}
-	co, err := cf.options()
+	co, traced, err := lf.resolve()
 	if err != nil {
 		return err
 	}
-	traced, err := ef.iterations()
-	if err != nil {
-		return err
-	}
+	vf := lf.vf
 	names, err := parseScenarios(*scen)
 	if err != nil {
 		return err
@@ -119,7 +109,7 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	})
 	if st != nil && st.Measured && (err == nil || errors.Is(err, bisect.ErrInconclusive)) {
 		write := func(w io.Writer) error { return bisect.WriteTable(w, st) }
-		if ef.on {
+		if lf.ef.on {
 			exp := bisect.Explain(st, outDir)
 			write = func(w io.Writer) error {
 				if err := bisect.WriteTable(w, st); err != nil {

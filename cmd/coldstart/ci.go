@@ -13,6 +13,7 @@ import (
 	"coldstart/guest/scenario"
 	"coldstart/harness/bisect"
 	"coldstart/harness/ci"
+	"coldstart/harness/compare"
 	"coldstart/harness/guestimage"
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
@@ -63,6 +64,34 @@ func realLab() lab {
 // the build directory and every image already built, instead of starting
 // from scratch under a second name.
 func buildName(w *bisect.Workspace) string { return "kernel-" + sanitize(filepath.Base(w.Repo)) }
+
+// labFlags are the flags ci and bisect share: how to boot, how to compare,
+// whether to explain.
+type labFlags struct {
+	vf vmFlags
+	cf compareFlags
+	ef explainFlags
+}
+
+func (lf *labFlags) register(fs *flag.FlagSet, src string) {
+	lf.vf.register(fs, src)
+	lf.cf.register(fs)
+	lf.ef.register(fs)
+}
+
+// resolve checks them and returns the compare options and the traced
+// iterations (0 without --explain).
+func (lf *labFlags) resolve() (compare.Options, int, error) {
+	if err := lf.vf.check(); err != nil {
+		return compare.Options{}, 0, err
+	}
+	co, err := lf.cf.options()
+	if err != nil {
+		return compare.Options{}, 0, err
+	}
+	traced, err := lf.ef.iterations()
+	return co, traced, err
+}
 
 // vmFlags are the boot flags ci and bisect share with matrix.
 type vmFlags struct {
@@ -138,12 +167,8 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios (default: all kernel primitives)")
 	boots := fs.Int("boots", 6, "boots of each kernel, alternated (at least 5 for p ≤ 0.01)")
 	out := fs.String("out", "", "report directory (default: results/ci/<UTC stamp> in the source tree)")
-	var vf vmFlags
-	vf.register(fs, src)
-	var cf compareFlags
-	cf.register(fs)
-	var ef explainFlags
-	ef.register(fs)
+	var lf labFlags
+	lf.register(fs, src)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -160,17 +185,11 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	case *boots < 1:
 		return usagef("--boots must be at least 1")
 	}
-	if err := vf.check(); err != nil {
-		return err
-	}
-	co, err := cf.options()
+	co, traced, err := lf.resolve()
 	if err != nil {
 		return err
 	}
-	traced, err := ef.iterations()
-	if err != nil {
-		return err
-	}
+	vf := lf.vf
 	names, err := ciScenarios(*scenarios)
 	if err != nil {
 		return err
