@@ -36,6 +36,7 @@ const (
 	TypeLog         = "log"         // a line worth keeping, for people
 	TypeDone        = "done"        // the last event of a boot
 	TypeTrace       = "trace"       // a scenario's kernel call graph (untimed iterations)
+	TypeCalibration = "calibration" // the guest's speed around a scenario
 )
 
 // Event is one message from the guest. Exactly the fields of its Type are set.
@@ -50,6 +51,7 @@ type Event struct {
 	Log         string       `json:"log,omitempty"`
 	Done        *Done        `json:"done,omitempty"`
 	Trace       *Trace       `json:"trace,omitempty"`
+	Calibration *Calibration `json:"calibration,omitempty"`
 }
 
 // Hello opens a boot's stream and describes the guest.
@@ -161,6 +163,22 @@ type TraceRest struct {
 	NS    int64 `json:"ns"`
 }
 
+// Calibration is what the agent measured around one scenario: how long it
+// waited for the guest to go idle, before the scenario and after it, and
+// the run times of a fixed piece of user-space work timed after each wait.
+// The work makes no system call, so its time measures the guest's speed
+// (the host's load, under TCG), not the kernel's: the host divides the
+// scenario's timings by it.
+type Calibration struct {
+	Scenario string `json:"scenario"`
+	// LoopNS are the work's run times, those before the scenario first.
+	LoopNS []int64 `json:"loop_ns"`
+	// SettleNS are the waits for an idle guest.
+	SettleNS []int64 `json:"settle_ns,omitempty"`
+	// Unsettled counts the waits that gave up with the guest still busy.
+	Unsettled int `json:"unsettled,omitempty"`
+}
+
 // Done closes a boot's stream.
 type Done struct {
 	// Sent is the number of events sent before this one.
@@ -189,6 +207,8 @@ func (e *Event) Validate() error {
 		ok = e.Done != nil
 	case TypeTrace:
 		ok = e.Trace != nil && e.Trace.Scenario != ""
+	case TypeCalibration:
+		ok = e.Calibration != nil && e.Calibration.Scenario != "" && len(e.Calibration.LoopNS) > 0
 	default:
 		return fmt.Errorf("unknown event type %q", e.Type)
 	}

@@ -166,6 +166,15 @@ func TestMatrixBootsDefaultKernel(t *testing.T) {
 			assert.Less(t, smp.WallNS, int64(5e9), "%s wall under 5 s", s.Name)
 		}
 		assert.Contains(t, stdout, s.Name)
+		// The agent waited for an idle guest and timed its calibration
+		// loop before and after the scenario.
+		if cal := f.Boots[0].Calibration[s.Name]; assert.NotNil(t, cal, "%s calibration", s.Name) {
+			assert.Len(t, cal.LoopNS, 10, s.Name)
+			assert.Len(t, cal.SettleNS, 2, s.Name)
+			for _, ns := range cal.LoopNS {
+				assert.Greater(t, ns, int64(100_000), "%s: a million steps take more than 0.1 ms", s.Name)
+			}
+		}
 	}
 	assert.Contains(t, stdout, "median")
 }

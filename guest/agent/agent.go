@@ -204,6 +204,8 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 	if err := enc.Encode(&event.Event{Type: event.TypeScenario, Scenario: name}); err != nil {
 		return err
 	}
+	cal := &event.Calibration{Scenario: name}
+	measureAround(ctx, o.ProcDir, cal)
 	start := time.Now()
 	for i := 0; i < o.Plan.WarmupsFor(name); i++ {
 		if _, err := j.run(ctx, -1-i); err != nil {
@@ -243,8 +245,21 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 			batch = batch[:0]
 		}
 	}
-	fmt.Fprintf(o.Console, "csagent: %-22s %3d iterations in %v, median wall %v\n",
-		name, len(walls), time.Since(start).Round(time.Millisecond), time.Duration(median(walls)).Round(time.Microsecond))
+	took := time.Since(start)
+	measureAround(ctx, o.ProcDir, cal)
+	if err := enc.Encode(&event.Event{Type: event.TypeCalibration, Calibration: cal}); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.Console, "csagent: %-22s %3d iterations in %v, median wall %v, calibration %v\n",
+		name, len(walls), took.Round(time.Millisecond), time.Duration(median(walls)).Round(time.Microsecond),
+		time.Duration(median(cal.LoopNS)).Round(time.Microsecond))
+	if cal.Unsettled > 0 {
+		msg := fmt.Sprintf("%s: the guest was still busy after waiting %v for it to go idle", name, settleMax)
+		fmt.Fprintln(o.Console, "csagent: "+msg)
+		if err := enc.Encode(&event.Event{Type: event.TypeLog, Log: msg}); err != nil {
+			return err
+		}
+	}
 	if o.Plan.Trace > 0 {
 		return traceScenario(ctx, enc, o, j, append(timedState, trace.Describe(o.TraceDir)))
 	}

@@ -113,6 +113,11 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 				}
 				out.rec.Traces[e.Trace.Scenario] = e.Trace
 				progress(fmt.Sprintf("boot %d: %s traced: %s", index, e.Trace.Scenario, e.Trace.Summary()))
+			case event.TypeCalibration:
+				if out.rec.Calibration == nil {
+					out.rec.Calibration = map[string]*results.Calibration{}
+				}
+				out.rec.Calibration[e.Calibration.Scenario] = e.Calibration
 			case event.TypeLog:
 				progress(fmt.Sprintf("boot %d: guest: %s", index, e.Log))
 			case event.TypeDone:

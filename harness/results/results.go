@@ -149,7 +149,13 @@ type Boot struct {
 	// boot, like everything per boot, so that merge and resume keep them;
 	// File.Traces gathers a scenario's.
 	Traces map[string]*Trace `json:"traces,omitempty"`
+	// Calibration is the guest's speed around each scenario (see
+	// event.Calibration): compare divides the scenario's samples by it.
+	Calibration map[string]*Calibration `json:"calibration,omitempty"`
 }
+
+// Calibration is one boot's calibration around one scenario.
+type Calibration = event.Calibration
 
 // Trace is one boot's kernel call graph of one scenario, as the agent sent
 // it (see event.Trace).
