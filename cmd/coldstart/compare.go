@@ -26,6 +26,7 @@ type compareFlags struct {
 	perScen   string
 	metric    string
 	seed      uint64
+	calibrate bool
 }
 
 func (cf *compareFlags) register(fs *flag.FlagSet) {
@@ -33,6 +34,7 @@ func (cf *compareFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.perScen, "scenario-threshold", "", "per-scenario thresholds, e.g. netns=10%,ipcns=20%")
 	fs.StringVar(&cf.metric, "metric", "wall", "wall (the whole cycle, wall_ns) or op (the system call alone, op_ns)")
 	fs.Uint64Var(&cf.seed, "seed", 1, "bootstrap seed (results are reproducible for a given seed)")
+	fs.BoolVar(&cf.calibrate, "calibrate", false, "divide each boot's samples by its guest speed (the agent's calibration loop) before comparing:\nfor runs on a loaded host; on a quiet one it adds as much noise as it takes out")
 }
 
 func (cf *compareFlags) options() (compare.Options, error) {
@@ -61,6 +63,7 @@ func (cf *compareFlags) options() (compare.Options, error) {
 	}
 	o.Metric = cf.metric
 	o.Seed = cf.seed
+	o.Calibrate = cf.calibrate
 	return o, nil
 }
 

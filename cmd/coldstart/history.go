@@ -16,6 +16,7 @@ func runHistory(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	fs.SetOutput(stderr)
 	threshold := fs.String("threshold", "5%", "ignore steps smaller than this")
 	metric := fs.String("metric", "wall", "wall or op")
+	calibrate := fs.Bool("calibrate", false, "divide each boot's samples by its guest speed (the agent's calibration), so that nights on a busier host do not look like steps")
 	o := compare.DefaultEDivisive()
 	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "significance level of the permutation test")
 	fs.IntVar(&o.MinSize, "min-runs", o.MinSize, "fewest runs on each side of a step")
@@ -37,7 +38,7 @@ func runHistory(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	if *metric != "wall" && *metric != "op" {
 		return usagef("--metric %q: want wall or op", *metric)
 	}
-	series, runs, err := compare.LoadHistory(pos[0], *metric)
+	series, runs, err := compare.LoadHistory(pos[0], *metric, *calibrate)
 	if err != nil {
 		return inputError(err)
 	}

@@ -113,7 +113,11 @@ type State struct {
 	Bad      End      `json:"bad"`
 	Ends     Evidence `json:"ends"` // bad against good
 	Measured bool     `json:"measured"`
-	Steps    []Step   `json:"steps"`
+	// CalibrationNS is the guest speed every boot's samples are scaled
+	// to with --calibrate (the good end's first median calibration); 0
+	// when the samples are as measured.
+	CalibrationNS float64 `json:"calibration_ns,omitempty"`
+	Steps         []Step  `json:"steps"`
 	// FirstBad is set when the bisect named one commit; Candidates when
 	// skipped commits left several.
 	FirstBad   string   `json:"first_bad,omitempty"`
@@ -389,7 +393,7 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 			if err := scenarioOK(files[i], o.Scenario); err != nil {
 				return &EndError{Which: []string{"good", "bad"}[i], Commit: e.Commit, Err: err}
 			}
-			g, _, _ := compare.Groups(files[i], o.Scenario, o.Compare.Metric)
+			g := st.groups(files[i], o.Scenario, o.Compare)
 			e.Groups = append(e.Groups, g...)
 			e.Median = medianOfGroups(e.Groups)
 		}
@@ -401,6 +405,23 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 			return nil
 		}
 	}
+}
+
+// groups returns a file's samples of the scenario grouped by boot, each
+// boot's divided by its guest speed relative to st.CalibrationNS (set by
+// the first calibrated file), with --calibrate. Every file of one bisect
+// comes from the same agent, so all are calibrated or none are (runs from
+// before calibration: as measured).
+func (st *State) groups(f *results.File, scenario string, o compare.Options) [][]float64 {
+	if !o.Calibrate {
+		g, _, _ := compare.Groups(f, scenario, o.Metric)
+		return g
+	}
+	g, ref, ok := compare.CalibratedGroups(f, scenario, o.Metric, st.CalibrationNS)
+	if ok && st.CalibrationNS == 0 {
+		st.CalibrationNS = ref
+	}
+	return g
 }
 
 // measureStep builds, boots and classifies one commit.
@@ -437,7 +458,7 @@ func measureStep(ctx context.Context, o Options, st *State, commit string) (*Ste
 		if err := scenarioOK(files[0], o.Scenario); err != nil {
 			return skip(err.Error())
 		}
-		g, _, _ := compare.Groups(files[0], o.Scenario, o.Compare.Metric)
+		g := st.groups(files[0], o.Scenario, o.Compare)
 		s.Groups = append(s.Groups, g...)
 		s.Rounds, s.Boots, s.Median = round, len(s.Groups), medianOfGroups(s.Groups)
 		force := len(s.Groups) >= o.MaxBoots || len(g) == 0

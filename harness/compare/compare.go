@@ -97,6 +97,10 @@ type Options struct {
 	// Metric is "wall" (wall_ns, the whole cycle) or "op" (op_ns, the
 	// system call alone).
 	Metric string
+	// Calibrate divides each boot's samples by its guest speed (see
+	// Calibrate) before comparing. Off by default: on a quiet host the
+	// calibration's own noise is as large as what it takes out.
+	Calibrate bool
 }
 
 // DefaultOptions: 5% threshold, α = 0.01, 95% intervals, wall time.
@@ -196,8 +200,14 @@ type Side struct {
 	Pooled      stats.Summary `json:"pooled"`
 	// Excluded lists boots left out because their clock was coarse.
 	Excluded []int `json:"excluded_boots,omitempty"`
+	// Calibrated is set when the samples were divided by their boot's
+	// guest speed (see Calibrate); the figures above are then in the
+	// base side's speed.
+	Calibrated bool `json:"calibrated,omitempty"`
 
 	groups [][]float64
+	boots  []int
+	file   *results.File
 }
 
 // Row is the comparison of one scenario on one kernel (pair).
@@ -376,12 +386,17 @@ func side(f *results.File, scenario, metric string) *Side {
 	if sc.Status == results.StatusUnsupported && sc.Option != "" && !strings.Contains(s.Reason, sc.Option) {
 		s.Reason = strings.TrimSpace(s.Reason + " (needs " + sc.Option + ")")
 	}
-	s.groups, _, s.Excluded = Groups(f, scenario, metric)
+	s.file = f
+	s.groups, s.boots, s.Excluded = Groups(f, scenario, metric)
+	s.summarize()
+	return s
+}
+
+func (s *Side) summarize() {
 	s.BootMedians = groupMedians(s.groups)
 	s.Boots = len(s.BootMedians)
 	s.Median = stats.Median(s.BootMedians)
 	s.Pooled = stats.Summarize(flatten(s.groups))
-	return s
 }
 
 // CompareFiles compares every scenario found in either file.
@@ -458,6 +473,7 @@ func compareScenario(label, scenario string, base, next *results.File, o Options
 		}
 		notes = append(notes, "failed in "+which+": "+reason)
 	default:
+		notes = append(notes, calibrateSides(scenario, row.Base, row.New, o.Calibrate))
 		v, boot, note := Decide(row.Base.groups, row.New.groups, t, o)
 		pooled := Pooled(row.Base.groups, row.New.groups, o)
 		row.Verdict, row.Boot, row.Pooled = v, &boot, &pooled
@@ -620,7 +636,7 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 	newSt, _ := os.Stat(newPath)
 	if !baseSt.IsDir() && !newSt.IsDir() {
 		r.Rows = CompareFiles(base[0], next[0], o)
-		r.Notes = fileNotes(base[0], next[0])
+		r.Notes = fileNotes(base[0], next[0], o)
 		return r, nil
 	}
 	byName := map[string]*results.File{}
@@ -637,7 +653,7 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 		matched++
 		delete(byName, f.Kernel.Name)
 		r.Rows = append(r.Rows, CompareFiles(b, f, o)...)
-		r.Notes = append(r.Notes, fileNotes(b, f)...)
+		r.Notes = append(r.Notes, fileNotes(b, f, o)...)
 	}
 	for _, f := range base {
 		if _, ok := byName[f.Kernel.Name]; ok {
@@ -650,12 +666,15 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 	return r, nil
 }
 
-func fileNotes(base, next *results.File) []string {
+func fileNotes(base, next *results.File, o Options) []string {
 	var n []string
 	for _, f := range []*results.File{base, next} {
 		if !f.Complete {
 			n = append(n, fmt.Sprintf("%s (%s): run incomplete", f.Kernel.Name, f.Started.Format("2006-01-02 15:04")))
 		}
+	}
+	if note := calibrationNote(base, next, o); note != "" {
+		n = append(n, note)
 	}
 	if base.Accel != next.Accel && base.Accel != "" && next.Accel != "" {
 		n = append(n, fmt.Sprintf("accelerators differ: base %s, new %s; timings are not comparable", base.Accel, next.Accel))

@@ -114,8 +114,22 @@ func verdictWord(v Verdict) string {
 }
 
 func header(r *Report) string {
-	return fmt.Sprintf("base %s, new %s: %s time, median of per-boot medians, %g%% intervals, α=%g",
-		r.Base, r.New, r.Metric, r.Level*100, r.Alpha)
+	cal := ""
+	if r.Calibrated() {
+		cal = " (each boot's divided by its guest speed, at the base's speed)"
+	}
+	return fmt.Sprintf("base %s, new %s: %s time, median of per-boot medians%s, %g%% intervals, α=%g",
+		r.Base, r.New, r.Metric, cal, r.Level*100, r.Alpha)
+}
+
+// Calibrated reports whether any row's samples were calibrated.
+func (r *Report) Calibrated() bool {
+	for _, row := range r.Rows {
+		if row.New != nil && row.New.Calibrated {
+			return true
+		}
+	}
+	return false
 }
 
 // Summary is a one-line count of verdicts.

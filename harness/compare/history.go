@@ -151,12 +151,23 @@ type RunSeries struct {
 	Kernel, Scenario string
 	Runs             []string
 	Values           []float64
+	// Calibrated is set when the values were calibrated (LoadHistory's
+	// calibrate) to the first run's guest speed. A series that mixes in
+	// runs from before calibration stays as measured, since scaling only
+	// some runs would itself make a step.
+	Calibrated bool
+
+	files []*results.File
 }
 
 // LoadHistory reads every run directory under dir (sorted by name, which
 // for UTC stamps is time order) and returns one series per kernel and
 // scenario.
-func LoadHistory(dir, metric string) ([]*RunSeries, []string, error) {
+//
+// With calibrate, each boot's samples are divided by its guest speed
+// (see Calibrate), so that nights when the host was busier do not look
+// like steps.
+func LoadHistory(dir, metric string, calibrate bool) ([]*RunSeries, []string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, err
@@ -190,8 +201,7 @@ func LoadHistory(dir, metric string) ([]*RunSeries, []string, error) {
 					continue
 				}
 				groups, _, _ := Groups(f, sc, metric)
-				v := stats.GroupMedian(groups)
-				if math.IsNaN(v) {
+				if math.IsNaN(stats.GroupMedian(groups)) {
 					continue
 				}
 				key := f.Kernel.Name + "\x00" + sc
@@ -202,15 +212,38 @@ func LoadHistory(dir, metric string) ([]*RunSeries, []string, error) {
 					keys = append(keys, key)
 				}
 				s.Runs = append(s.Runs, run)
-				s.Values = append(s.Values, v)
+				s.files = append(s.files, f)
 			}
 		}
 	}
 	out := make([]*RunSeries, len(keys))
 	for i, k := range keys {
 		out[i] = byKey[k]
+		out[i].values(metric, calibrate)
 	}
 	return out, runs, nil
+}
+
+// values fills Values from the series' files: median of per-boot medians,
+// calibrated to the first run's speed when every run can be.
+func (s *RunSeries) values(metric string, calibrate bool) {
+	s.Calibrated = calibrate
+	for _, f := range s.files {
+		_, boots, _ := Groups(f, s.Scenario, metric)
+		if _, ok := Speeds(f, s.Scenario, boots); !ok {
+			s.Calibrated = false
+		}
+	}
+	var ref float64
+	s.Values = s.Values[:0]
+	for _, f := range s.files {
+		groups, _, _ := Groups(f, s.Scenario, metric)
+		if s.Calibrated {
+			groups, ref, _ = CalibratedGroups(f, s.Scenario, metric, ref)
+		}
+		s.Values = append(s.Values, stats.GroupMedian(groups))
+	}
+	s.files = nil
 }
 
 // Steps finds the change points of each series, keeping those whose

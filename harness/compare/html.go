@@ -95,7 +95,7 @@ func Matrix(files, baselines []*results.File, o Options) *Report {
 	for _, f := range files {
 		if b, ok := base[f.Kernel.Name]; ok {
 			r.Rows = append(r.Rows, CompareFiles(b, f, o)...)
-			r.Notes = append(r.Notes, fileNotes(b, f)...)
+			r.Notes = append(r.Notes, fileNotes(b, f, o)...)
 			continue
 		}
 		names := map[string]bool{}
