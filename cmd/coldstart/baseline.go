@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"text/tabwriter"
 
 	"coldstart/harness/baseline"
 	"coldstart/harness/compare"
@@ -48,16 +50,45 @@ func runBaseline(_ context.Context, stdout, stderr io.Writer, args []string) err
 	for _, w := range written {
 		fmt.Fprintln(stdout, "wrote", w)
 	}
-	// A baseline's size caps what compare can detect against it: in the
-	// seeded simulation (harness/compare TestAdaptiveRates, 5% boot spread),
-	// an adaptive run of 5-15 boots found a 20% step 38% of the time
-	// against a 5-boot baseline, 71% against 10, 88% against 15 and 95%
-	// against 20.
+	// A baseline's size and its boots' spread cap what compare can find
+	// against it: say what, per scenario, so nobody trusts a "same" that
+	// could not have been anything else.
+	for _, w := range written {
+		f, err := results.Read(w)
+		if err != nil {
+			return inputError(err)
+		}
+		writePower(stdout, f)
+	}
 	if boots := fewestBoots(written); boots > 0 && boots < RecommendedBaselineBoots {
-		fmt.Fprintf(stdout, "note: the fewest usable boots of a scenario here is %d; a baseline of %d or more boots is what lets compare find a 20%% step 95%% of the time (record with coldstart matrix --boots %d)\n",
-			boots, RecommendedBaselineBoots, RecommendedBaselineBoots)
+		fmt.Fprintf(stdout, "note: the fewest usable boots of a scenario here is %d; record baselines with coldstart matrix --boots %d or more\n",
+			boots, RecommendedBaselineBoots)
 	}
 	return nil
+}
+
+// writePower prints what comparisons against the baseline f can find.
+func writePower(w io.Writer, f *results.File) {
+	o := compare.DefaultOptions()
+	fmt.Fprintf(w, "%s: what a comparison against it finds 95%% of the time (threshold %s, α=%g)\n", f.Kernel.Name, "5%", o.Alpha)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "  scenario\tboots\tspread\tstep 5 new boots find\tnew boots for a 20% step")
+	for _, r := range compare.Power(f, o) {
+		found := "none"
+		if !math.IsInf(r.FoundBy5, 1) {
+			found = fmt.Sprintf("%+.0f%%", (r.FoundBy5-1)*100)
+		}
+		need := "over 100"
+		switch {
+		case r.BootsFor20 > 0:
+			need = fmt.Sprint(r.BootsFor20)
+		case r.Never:
+			need = fmt.Sprintf("none: needs a baseline of more than %d boots", r.Boots)
+		}
+		fmt.Fprintf(tw, "  %s\t%d\t%.2f\t%s\t%s\n", r.Scenario, r.Boots, r.Spread, found, need)
+	}
+	tw.Flush()
+	fmt.Fprintln(w, "  spread: σ of the log of per-boot medians (0.10 = boots differ by about 10%); see harness/compare/power.go")
 }
 
 // RecommendedBaselineBoots is how many boots a baseline should have.

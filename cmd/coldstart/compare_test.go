@@ -6,12 +6,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"coldstart/harness/results"
+	"coldstart/internal/golden"
 )
 
 // writeRun writes one kernel's result file with boots × 20 samples of
@@ -114,6 +116,8 @@ func TestBaselineUpdate(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	assert.Contains(t, stdout, filepath.Join(bdir, "debian-6.1-cloud.json"))
 	assert.Contains(t, stdout, "fewest usable boots of a scenario here is 6", "a 6-boot baseline gets the note on its power")
+	// What comparisons against it can find, per scenario.
+	golden.Check(t, "baseline-power.txt", []byte(strings.ReplaceAll(stdout, dir, "$DIR")))
 	f, err := results.Read(filepath.Join(bdir, "debian-6.1-cloud.json"))
 	require.NoError(t, err)
 	assert.Len(t, f.Scenarios["netns"].Samples, 6*20)

@@ -112,6 +112,12 @@ func TestSameWhenClearlyNotDifferent(t *testing.T) {
 // fewest boots with which p can reach 0.01), on the same quiet host as
 // defaultModel: boot-to-boot spread 5% (σ of the log of a boot's level),
 // within a boot 30%.
+//
+// That 5% is a model, not this machine: under TCG here the per-boot
+// medians of one kernel spread by 10-47% (σ of their logs, 12 quiet boots
+// of debian-6.1-cloud; coldstart baseline update prints it per scenario,
+// with what it lets a comparison find: power.go, checked against this
+// simulation by TestBootsNeededMatchesSimulation).
 var matrixModel = model{boots: 5, iters: 20, bootSD: 0.05, iterSD: 0.30}
 
 // At the default sample size no false alarms, bimodal included; but 5 vs 5
