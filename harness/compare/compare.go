@@ -221,6 +221,10 @@ type Row struct {
 	New       *Side   `json:"new,omitempty"`
 	Boot      *View   `json:"per_boot,omitempty"` // the view that decides
 	Pooled    *View   `json:"pooled,omitempty"`   // second view
+	// Detectable, for a row left unknown for want of significance, is
+	// the smallest step (a ratio) these boots would have found 95% of the
+	// time, given how much their per-boot medians spread (MinDetectable).
+	Detectable float64 `json:"detectable,omitempty"`
 }
 
 // Report is a whole comparison.
@@ -288,9 +292,13 @@ func Decide(base, next [][]float64, threshold float64, o Options) (Verdict, View
 	case boot.P <= o.Alpha:
 		return Unknown, boot, fmt.Sprintf("significant, but the interval crosses ±%s; more boots", pct(threshold))
 	default:
-		return Unknown, boot, "not significant, not ruled out; more boots"
+		return Unknown, boot, notSignificant
 	}
 }
+
+// notSignificant is Decide's note when the data neither show a change nor
+// rule one out.
+const notSignificant = "not significant, not ruled out; more boots"
 
 // tooFewBoots says how many boots a comparison that no exact test can
 // decide needs: new ones against the base it has, when a practical number
@@ -475,6 +483,14 @@ func compareScenario(label, scenario string, base, next *results.File, o Options
 	default:
 		notes = append(notes, calibrateSides(scenario, row.Base, row.New, o.Calibrate))
 		v, boot, note := Decide(row.Base.groups, row.New.groups, t, o)
+		if note == notSignificant {
+			spread := PairSpread(row.Base.groups, row.New.groups)
+			if d := MinDetectable(spread, len(row.Base.groups), len(row.New.groups), t, o.Alpha); !math.IsInf(d, 1) {
+				row.Detectable = d
+				note = fmt.Sprintf("not significant, not ruled out: at this spread (%.2f) %d+%d boots find steps of %s or more",
+					spread, len(row.Base.groups), len(row.New.groups), signedPct(d))
+			}
+		}
 		pooled := Pooled(row.Base.groups, row.New.groups, o)
 		row.Verdict, row.Boot, row.Pooled = v, &boot, &pooled
 		if note != "" {
@@ -684,4 +700,9 @@ func fileNotes(base, next *results.File, o Options) []string {
 
 func pct(f float64) string {
 	return strconv.FormatFloat(f*100, 'f', -1, 64) + "%"
+}
+
+// signedPct writes a ratio as a signed whole percentage: 1.45 is "+45%".
+func signedPct(ratio float64) string {
+	return fmt.Sprintf("%+.0f%%", (ratio-1)*100)
 }
