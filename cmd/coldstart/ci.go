@@ -101,7 +101,7 @@ type vmFlags struct {
 }
 
 func (vf *vmFlags) register(fs *flag.FlagSet, src string) {
-	fs.IntVar(&vf.iterations, "iterations", 20, "timed iterations per scenario per boot")
+	fs.IntVar(&vf.iterations, "iterations", 30, "timed iterations per scenario per boot")
 	fs.IntVar(&vf.warmups, "warmups", 3, "untimed iterations before the timed ones")
 	fs.IntVar(&vf.slowIters, "slow-iterations", 5, "timed iterations of the scenarios that run whole programs (oci-run/*, isolation/*, seccomp-*); 0: same as --iterations")
 	fs.IntVar(&vf.slowWarm, "slow-warmups", 1, "untimed iterations of the scenarios that run whole programs; 0: same as --warmups")

@@ -53,6 +53,9 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"max boots below boots", []string{"matrix", "--adaptive", "--boots", "5", "--max-boots", "4"}, "--max-boots 4"},
 		{"bad threshold", []string{"matrix", "--adaptive", "--threshold", "150%"}, "--threshold"},
 		{"missing baselines", []string{"matrix", "--baselines", "/nonexistent/baselines", "--kernels", "debian-6.1-cloud", "--out", "/tmp/coldstart-test-unused"}, "/nonexistent/baselines"},
+		// --baselines makes the run adaptive: its --max-boots is checked.
+		{"baselines make it adaptive", []string{"matrix", "--baselines", "/nonexistent/baselines", "--boots", "5", "--max-boots", "2", "--kernels", "debian-6.1-cloud", "--out", "/tmp/coldstart-test-unused"}, "--max-boots 2 is fewer than --boots 5"},
+		{"adaptive=false keeps the planned boots", []string{"matrix", "--baselines", "/nonexistent/baselines", "--adaptive=false", "--boots", "5", "--max-boots", "2", "--kernels", "debian-6.1-cloud", "--out", "/tmp/coldstart-test-unused"}, "/nonexistent/baselines"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -46,7 +46,7 @@ const Prefix = "coldstart."
 
 // DefaultPlan is used for keys the command line does not set.
 func DefaultPlan() Plan {
-	return Plan{Iterations: 20, Warmups: 3, Batch: 10, Port: "/dev/ttyS1"}
+	return Plan{Iterations: 30, Warmups: 3, Batch: 10, Port: "/dev/ttyS1"}
 }
 
 // ParsePlan reads the plan from a kernel command line.
