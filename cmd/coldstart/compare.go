@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -26,7 +27,7 @@ type compareFlags struct {
 	perScen   string
 	metric    string
 	seed      uint64
-	calibrate bool
+	calibrate string
 }
 
 func (cf *compareFlags) register(fs *flag.FlagSet) {
@@ -34,7 +35,7 @@ func (cf *compareFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.perScen, "scenario-threshold", "", "per-scenario thresholds, e.g. netns=10%,ipcns=20%")
 	fs.StringVar(&cf.metric, "metric", "wall", "wall (the whole cycle, wall_ns) or op (the system call alone, op_ns)")
 	fs.Uint64Var(&cf.seed, "seed", 1, "bootstrap seed (results are reproducible for a given seed)")
-	fs.BoolVar(&cf.calibrate, "calibrate", false, "divide each boot's samples by its guest speed (the agent's calibration loop) before comparing:\nfor runs on a loaded host; on a quiet one it adds as much noise as it takes out")
+	fs.StringVar(&cf.calibrate, "calibrate", compare.CalibrateAuto, "divide each boot's samples by its guest speed (the agent's calibration loop) before comparing:\nauto when the two sides' guests ran more than 1.2x apart (a loaded host), on always, off never\n(bisect: on or off, auto is off; on a quiet host calibrating adds about as much noise as it takes out)")
 }
 
 func (cf *compareFlags) options() (compare.Options, error) {
@@ -63,6 +64,9 @@ func (cf *compareFlags) options() (compare.Options, error) {
 	}
 	o.Metric = cf.metric
 	o.Seed = cf.seed
+	if !slices.Contains(compare.CalibrationModes, cf.calibrate) {
+		return o, usagef("--calibrate %q: want auto, on or off", cf.calibrate)
+	}
 	o.Calibrate = cf.calibrate
 	return o, nil
 }

@@ -244,9 +244,12 @@ func TestShardMergeResume(t *testing.T) {
 }
 
 // TestMatrixAdaptive boots the default kernel with --adaptive against the
-// committed baseline: one planned boot, at most three. With so few boots no
-// verdict can be regressed, so the run exits 0 whatever the timings; the
-// boots it added are in the plan, and the verdict table is printed.
+// committed baseline: one planned boot, at most three. Three boots against
+// the baseline's 20 can reach p ≤ 0.0019, and this run's 5 iterations
+// without warm-ups on a host busy with the other tests are not the
+// baseline's, so the verdict may be regressed (exit 1, named) as well as
+// anything else; the boots it added are in the plan, and the verdict
+// table is printed either way.
 func TestMatrixAdaptive(t *testing.T) {
 	requireVM(t)
 	src, err := sourceDir()
@@ -258,7 +261,10 @@ func TestMatrixAdaptive(t *testing.T) {
 		"--iterations", "5", "--warmups", "0", "--adaptive", "--max-boots", "3", "--baselines", baselines, "--out", out)
 	t.Logf("stderr:\n%s", stderr)
 	t.Logf("stdout:\n%s", stdout)
-	require.Equal(t, exitOK, code)
+	require.Contains(t, []int{exitOK, exitFailed}, code, "0, or 1 for a regression")
+	if code == exitFailed {
+		assert.Contains(t, stderr, "regressed against the baselines in "+baselines+": utsns on debian-6.1-cloud")
+	}
 	f, err := results.Read(filepath.Join(out, "debian-6.1-cloud.json"))
 	require.NoError(t, err)
 	assert.True(t, f.Complete)

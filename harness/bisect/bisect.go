@@ -114,7 +114,7 @@ type State struct {
 	Ends     Evidence `json:"ends"` // bad against good
 	Measured bool     `json:"measured"`
 	// CalibrationNS is the guest speed every boot's samples are scaled
-	// to with --calibrate (the good end's first median calibration); 0
+	// to with --calibrate on (the good end's first median calibration); 0
 	// when the samples are as measured.
 	CalibrationNS float64 `json:"calibration_ns,omitempty"`
 	Steps         []Step  `json:"steps"`
@@ -409,11 +409,12 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 
 // groups returns a file's samples of the scenario grouped by boot, each
 // boot's divided by its guest speed relative to st.CalibrationNS (set by
-// the first calibrated file), with --calibrate. Every file of one bisect
+// the first calibrated file), with --calibrate on (auto is as measured
+// here: a step's units must not depend on its own data). Every file of one bisect
 // comes from the same agent, so all are calibrated or none are (runs from
 // before calibration: as measured).
 func (st *State) groups(f *results.File, scenario string, o compare.Options) [][]float64 {
-	if !o.Calibrate {
+	if o.Calibrate != compare.CalibrateOn {
 		g, _, _ := compare.Groups(f, scenario, o.Metric)
 		return g
 	}

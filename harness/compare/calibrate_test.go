@@ -3,6 +3,7 @@ package compare
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -67,8 +68,7 @@ func TestCalibrate(t *testing.T) {
 func TestCalibrationTakesOutTheHost(t *testing.T) {
 	base := withSpeed(fixture("k", "6.1", 1, 8, 20, map[string]float64{"netns": 1, "ipcns": 1}, nil), func(int) float64 { return 1e6 })
 	next := withSpeed(fixture("k", "6.1", 2, 8, 20, map[string]float64{"netns": 1, "ipcns": 1.3}, nil), func(int) float64 { return 2e6 })
-	o := DefaultOptions()
-	o.Calibrate = true
+	o := DefaultOptions() // auto: the speeds differ 2x
 	rows := map[string]Row{}
 	for _, r := range CompareFiles(base, next, o) {
 		rows[r.Scenario] = r
@@ -81,11 +81,29 @@ func TestCalibrationTakesOutTheHost(t *testing.T) {
 	assert.InDelta(t, 1.3, rows["ipcns"].Boot.Ratio, 0.05)
 	assert.InDelta(t, rows["ipcns"].Base.Median*1.3, rows["ipcns"].New.Median, rows["ipcns"].Base.Median*0.05, "figures in the base's speed")
 
-	o.Calibrate = false // the default
+	o.Calibrate = CalibrateOff
 	for _, r := range CompareFiles(base, next, o) {
 		assert.Equal(t, Regressed, r.Verdict, "%s as measured", r.Scenario)
 		assert.False(t, r.New.Calibrated)
-		assert.Contains(t, r.Note, "guest speed differed: calibration 2.00x the base's (host load?); --calibrate divides it out")
+		assert.NotContains(t, r.Note, "calibration")
+	}
+}
+
+// auto calibrates only when the two sides' guests ran more than 1.2x
+// apart: on a quiet host the calibration's own noise would only add.
+func TestCalibrateAuto(t *testing.T) {
+	for _, tc := range []struct {
+		speed      float64
+		calibrated bool
+	}{{1e6, false}, {1.15e6, false}, {1.25e6, true}, {0.8e6, true}, {0.85e6, false}} {
+		base := withSpeed(fixture("k", "6.1", 1, 6, 10, map[string]float64{"netns": 1}, nil), func(int) float64 { return 1e6 })
+		next := withSpeed(fixture("k", "6.1", 2, 6, 10, map[string]float64{"netns": 1}, nil), func(int) float64 { return tc.speed })
+		rows := CompareFiles(base, next, DefaultOptions())
+		assert.Equal(t, tc.calibrated, rows[0].New.Calibrated, "new guest at %.2fx", tc.speed/1e6)
+		assert.Equal(t, tc.calibrated, strings.Contains(rows[0].Note, "divided out"), rows[0].Note)
+		o := DefaultOptions()
+		o.Calibrate = CalibrateOn
+		assert.True(t, CompareFiles(base, next, o)[0].New.Calibrated, "on: always")
 	}
 }
 
@@ -113,8 +131,8 @@ func TestCalibrationNotes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := DefaultOptions()
-			assert.Empty(t, fileNotes(tc.base, tc.next, o), "without --calibrate")
-			o.Calibrate = true
+			assert.Empty(t, fileNotes(tc.base, tc.next, o), "auto")
+			o.Calibrate = CalibrateOn
 			notes := fileNotes(tc.base, tc.next, o)
 			if tc.fileNote == "" {
 				assert.Empty(t, notes)

@@ -97,15 +97,16 @@ type Options struct {
 	// Metric is "wall" (wall_ns, the whole cycle) or "op" (op_ns, the
 	// system call alone).
 	Metric string
-	// Calibrate divides each boot's samples by its guest speed (see
-	// Calibrate) before comparing. Off by default: on a quiet host the
-	// calibration's own noise is as large as what it takes out.
-	Calibrate bool
+	// Calibrate says when each boot's samples are divided by its guest
+	// speed (see Calibrate) before comparing: CalibrateAuto (the default)
+	// when the two sides' guests ran at clearly different speeds,
+	// CalibrateOn always, CalibrateOff never.
+	Calibrate string
 }
 
 // DefaultOptions: 5% threshold, α = 0.01, 95% intervals, wall time.
 func DefaultOptions() Options {
-	return Options{Threshold: 0.05, Alpha: 0.01, Level: 0.95, Rounds: stats.DefaultRounds, Seed: 1, Metric: "wall"}
+	return Options{Threshold: 0.05, Alpha: 0.01, Level: 0.95, Rounds: stats.DefaultRounds, Seed: 1, Metric: "wall", Calibrate: CalibrateAuto}
 }
 
 // ThresholdFor is the practical threshold for a scenario.
