@@ -1,8 +1,10 @@
 package compare
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -206,4 +208,26 @@ func TestCalibrationRestoresPower(t *testing.T) {
 	assert.InDelta(t, quiet[Regressed], cal[Regressed], 0.05)
 	same := hostRate(m, 1, true, 200, 32)
 	noFalseAlarms(t, same)
+}
+
+// A run whose boots were added while unknown (matrix --adaptive) is
+// compared at the level it was run with, not the plain one.
+func TestAdaptiveRunComparedAtItsLevel(t *testing.T) {
+	dir := t.TempDir()
+	base := fixture("k", "6.1", 1, 20, 10, map[string]float64{"netns": 1}, nil)
+	next := fixture("k", "6.1", 2, 7, 10, map[string]float64{"netns": 1}, nil)
+	next.Plan.Boots, next.Plan.MaxBoots, next.Plan.AddedBoots = 5, 15, 2
+	bp, np := filepath.Join(dir, "base.json"), filepath.Join(dir, "new.json")
+	require.NoError(t, results.Write(bp, base))
+	require.NoError(t, results.Write(np, next))
+	r, err := Compare(bp, np, DefaultOptions())
+	require.NoError(t, err)
+	assert.Equal(t, AdaptiveAlpha(0.01, 5, 15), r.Alpha)
+	assert.Contains(t, r.Notes, fmt.Sprintf("k: an adaptive run (5 boots, up to 15), compared at α = %g a look, as it was run (overall 0.01)", AdaptiveAlpha(0.01, 5, 15)))
+
+	next.Plan.MaxBoots = 0
+	require.NoError(t, results.Write(np, next))
+	r, err = Compare(bp, np, DefaultOptions())
+	require.NoError(t, err)
+	assert.Equal(t, 0.01, r.Alpha, "a plain run")
 }

@@ -652,8 +652,10 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 	baseSt, _ := os.Stat(basePath)
 	newSt, _ := os.Stat(newPath)
 	if !baseSt.IsDir() && !newSt.IsDir() {
-		r.Rows = CompareFiles(base[0], next[0], o)
-		r.Notes = fileNotes(base[0], next[0], o)
+		po, note := adaptiveOptions(next[0], o)
+		r.Rows = CompareFiles(base[0], next[0], po)
+		r.Notes = append(nonEmptyStrings([]string{note}), fileNotes(base[0], next[0], o)...)
+		r.Alpha = po.Alpha
 		return r, nil
 	}
 	byName := map[string]*results.File{}
@@ -661,6 +663,7 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 		byName[f.Kernel.Name] = f
 	}
 	matched := 0
+	alphas := map[float64]bool{}
 	for _, f := range next {
 		b, ok := byName[f.Kernel.Name]
 		if !ok {
@@ -669,8 +672,11 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 		}
 		matched++
 		delete(byName, f.Kernel.Name)
-		r.Rows = append(r.Rows, CompareFiles(b, f, o)...)
+		po, note := adaptiveOptions(f, o)
+		r.Rows = append(r.Rows, CompareFiles(b, f, po)...)
+		r.Notes = append(r.Notes, nonEmptyStrings([]string{note})...)
 		r.Notes = append(r.Notes, fileNotes(b, f, o)...)
+		alphas[po.Alpha] = true
 	}
 	for _, f := range base {
 		if _, ok := byName[f.Kernel.Name]; ok {
@@ -680,7 +686,28 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 	if matched == 0 {
 		return nil, fmt.Errorf("no kernel of %s has a counterpart in %s", newPath, basePath)
 	}
+	if len(alphas) == 1 {
+		for a := range alphas {
+			r.Alpha = a // every pair at the same level: the header says which
+		}
+	}
 	return r, nil
+}
+
+// adaptiveOptions returns the options to compare next with: a run whose
+// boots were added while its verdicts were unknown (matrix --adaptive) was
+// looked at after every boot, so its verdicts need the stricter level
+// the run itself used (AdaptiveAlpha), or a second look with the plain
+// level would call changes the run did not. The note says so.
+func adaptiveOptions(next *results.File, o Options) (Options, string) {
+	p := next.Plan
+	if p.MaxBoots <= p.Boots {
+		return o, ""
+	}
+	a := AdaptiveAlpha(o.Alpha, p.Boots, p.MaxBoots)
+	note := fmt.Sprintf("%s: an adaptive run (%d boots, up to %d), compared at α = %g a look, as it was run (overall %g)", next.Kernel.Name, p.Boots, p.MaxBoots, a, o.Alpha)
+	o.Alpha = a
+	return o, note
 }
 
 func fileNotes(base, next *results.File, o Options) []string {

@@ -116,7 +116,7 @@ func verdictWord(v Verdict) string {
 func header(r *Report) string {
 	cal := ""
 	if r.Calibrated() {
-		cal = " (each boot's divided by its guest speed, at the base's speed)"
+		cal = " (where a note says so, each boot's divided by its guest speed)"
 	}
 	return fmt.Sprintf("base %s, new %s: %s time, median of per-boot medians%s, %g%% intervals, α=%g",
 		r.Base, r.New, r.Metric, cal, r.Level*100, r.Alpha)

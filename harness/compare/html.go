@@ -94,7 +94,9 @@ func Matrix(files, baselines []*results.File, o Options) *Report {
 	}
 	for _, f := range files {
 		if b, ok := base[f.Kernel.Name]; ok {
-			r.Rows = append(r.Rows, CompareFiles(b, f, o)...)
+			po, note := adaptiveOptions(f, o)
+			r.Rows = append(r.Rows, CompareFiles(b, f, po)...)
+			r.Notes = append(r.Notes, nonEmptyStrings([]string{note})...)
 			r.Notes = append(r.Notes, fileNotes(b, f, o)...)
 			continue
 		}
