@@ -53,30 +53,38 @@ func runBaseline(_ context.Context, stdout, stderr io.Writer, args []string) err
 	// A baseline's size and its boots' spread cap what compare can find
 	// against it: say what, per scenario, so nobody trusts a "same" that
 	// could not have been anything else.
+	fewest := 0
 	for _, w := range written {
 		f, err := results.Read(w)
 		if err != nil {
 			return inputError(err)
 		}
-		writePower(stdout, f)
+		if n := writePower(stdout, f); n > 0 && (fewest == 0 || n < fewest) {
+			fewest = n
+		}
 	}
-	if boots := fewestBoots(written); boots > 0 && boots < RecommendedBaselineBoots {
+	if fewest > 0 && fewest < RecommendedBaselineBoots {
 		fmt.Fprintf(stdout, "note: the fewest usable boots of a scenario here is %d; record baselines with coldstart matrix --boots %d or more\n",
-			boots, RecommendedBaselineBoots)
+			fewest, RecommendedBaselineBoots)
 	}
 	return nil
 }
 
-// writePower prints what comparisons against the baseline f can find.
-func writePower(w io.Writer, f *results.File) {
+// writePower prints what comparisons against the baseline f can find, and
+// returns the fewest boots any of its scenarios has (0 with none).
+func writePower(w io.Writer, f *results.File) int {
 	o := compare.DefaultOptions()
-	fmt.Fprintf(w, "%s: what a comparison against it finds 95%% of the time (threshold %s, α=%g)\n", f.Kernel.Name, "5%", o.Alpha)
+	fmt.Fprintf(w, "%s: what a comparison against it finds 95%% of the time (threshold %g%%, α=%g)\n", f.Kernel.Name, o.Threshold*100, o.Alpha)
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "  scenario\tboots\tspread\tstep 5 new boots find\tnew boots for a 20% step")
+	fewest := 0
 	for _, r := range compare.Power(f, o) {
+		if fewest == 0 || r.Boots < fewest {
+			fewest = r.Boots
+		}
 		found := "none"
 		if !math.IsInf(r.FoundBy5, 1) {
-			found = fmt.Sprintf("%+.0f%%", (r.FoundBy5-1)*100)
+			found = compare.SignedPct(r.FoundBy5)
 		}
 		need := "over 100"
 		switch {
@@ -89,29 +97,8 @@ func writePower(w io.Writer, f *results.File) {
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "  spread: σ of the log of per-boot medians (0.10 = boots differ by about 10%); see harness/compare/power.go")
+	return fewest
 }
 
 // RecommendedBaselineBoots is how many boots a baseline should have.
 const RecommendedBaselineBoots = 20
-
-// fewestBoots is the smallest number of boots any supported scenario of
-// the baselines at paths holds (0 when none can be read).
-func fewestBoots(paths []string) int {
-	fewest := 0
-	for _, p := range paths {
-		f, err := results.Read(p)
-		if err != nil {
-			continue
-		}
-		for n, sc := range f.Scenarios {
-			if sc.Status != results.StatusOK {
-				continue
-			}
-			groups, _, _ := compare.Groups(f, n, "wall")
-			if fewest == 0 || len(groups) < fewest {
-				fewest = len(groups)
-			}
-		}
-	}
-	return fewest
-}

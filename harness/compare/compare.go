@@ -489,7 +489,7 @@ func compareScenario(label, scenario string, base, next *results.File, o Options
 			if d := MinDetectable(spread, len(row.Base.groups), len(row.New.groups), t, o.Alpha); !math.IsInf(d, 1) {
 				row.Detectable = d
 				note = fmt.Sprintf("not significant, not ruled out: at this spread (%.2f) %d+%d boots find steps of %s or more",
-					spread, len(row.Base.groups), len(row.New.groups), signedPct(d))
+					spread, len(row.Base.groups), len(row.New.groups), SignedPct(d))
 			}
 		}
 		pooled := Pooled(row.Base.groups, row.New.groups, o)
@@ -652,10 +652,7 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 	baseSt, _ := os.Stat(basePath)
 	newSt, _ := os.Stat(newPath)
 	if !baseSt.IsDir() && !newSt.IsDir() {
-		po, note := adaptiveOptions(next[0], o)
-		r.Rows = CompareFiles(base[0], next[0], po)
-		r.Notes = append(nonEmptyStrings([]string{note}), fileNotes(base[0], next[0], o)...)
-		r.Alpha = po.Alpha
+		r.Rows, r.Notes, r.Alpha = comparePair(base[0], next[0], o)
 		return r, nil
 	}
 	byName := map[string]*results.File{}
@@ -672,11 +669,10 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 		}
 		matched++
 		delete(byName, f.Kernel.Name)
-		po, note := adaptiveOptions(f, o)
-		r.Rows = append(r.Rows, CompareFiles(b, f, po)...)
-		r.Notes = append(r.Notes, nonEmptyStrings([]string{note})...)
-		r.Notes = append(r.Notes, fileNotes(b, f, o)...)
-		alphas[po.Alpha] = true
+		rows, notes, alpha := comparePair(b, f, o)
+		r.Rows = append(r.Rows, rows...)
+		r.Notes = append(r.Notes, notes...)
+		alphas[alpha] = true
 	}
 	for _, f := range base {
 		if _, ok := byName[f.Kernel.Name]; ok {
@@ -692,6 +688,15 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 		}
 	}
 	return r, nil
+}
+
+// comparePair compares one kernel's run with its base at the level the
+// run was made for (adaptiveOptions), and returns the rows, the notes on
+// the pair and that level.
+func comparePair(base, next *results.File, o Options) ([]Row, []string, float64) {
+	po, note := adaptiveOptions(next, o)
+	notes := append(nonEmptyStrings([]string{note}), fileNotes(base, next, o)...)
+	return CompareFiles(base, next, po), notes, po.Alpha
 }
 
 // adaptiveOptions returns the options to compare next with: a run whose
@@ -730,7 +735,7 @@ func pct(f float64) string {
 	return strconv.FormatFloat(f*100, 'f', -1, 64) + "%"
 }
 
-// signedPct writes a ratio as a signed whole percentage: 1.45 is "+45%".
-func signedPct(ratio float64) string {
+// SignedPct writes a ratio as a signed whole percentage: 1.45 is "+45%".
+func SignedPct(ratio float64) string {
 	return fmt.Sprintf("%+.0f%%", (ratio-1)*100)
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"coldstart/harness/results"
@@ -156,8 +157,13 @@ type RunSeries struct {
 	// runs from before calibration stays as measured, since scaling only
 	// some runs would itself make a step.
 	Calibrated bool
+}
 
-	files []*results.File
+// runData is one run's samples of a series, grouped by boot, and the
+// boots' speeds (nil when the run has no calibration).
+type runData struct {
+	groups [][]float64
+	speeds []float64
 }
 
 // LoadHistory reads every run directory under dir (sorted by name, which
@@ -185,6 +191,7 @@ func LoadHistory(dir, metric string, calibrate bool) ([]*RunSeries, []string, er
 	}
 	sort.Strings(runs)
 	byKey := map[string]*RunSeries{}
+	data := map[string][]runData{}
 	var keys []string
 	for _, run := range runs {
 		files, err := Load(filepath.Join(dir, run))
@@ -200,10 +207,11 @@ func LoadHistory(dir, metric string, calibrate bool) ([]*RunSeries, []string, er
 				if f.Scenarios[sc].Status != results.StatusOK {
 					continue
 				}
-				groups, _, _ := Groups(f, sc, metric)
+				groups, boots, _ := Groups(f, sc, metric)
 				if math.IsNaN(stats.GroupMedian(groups)) {
 					continue
 				}
+				speeds, _ := Speeds(f, sc, boots)
 				key := f.Kernel.Name + "\x00" + sc
 				s := byKey[key]
 				if s == nil {
@@ -212,38 +220,31 @@ func LoadHistory(dir, metric string, calibrate bool) ([]*RunSeries, []string, er
 					keys = append(keys, key)
 				}
 				s.Runs = append(s.Runs, run)
-				s.files = append(s.files, f)
+				data[key] = append(data[key], runData{groups, speeds})
 			}
 		}
 	}
 	out := make([]*RunSeries, len(keys))
 	for i, k := range keys {
 		out[i] = byKey[k]
-		out[i].values(metric, calibrate)
+		out[i].values(data[k], calibrate)
 	}
 	return out, runs, nil
 }
 
-// values fills Values from the series' files: median of per-boot medians,
-// calibrated to the first run's speed when every run can be.
-func (s *RunSeries) values(metric string, calibrate bool) {
-	s.Calibrated = calibrate
-	for _, f := range s.files {
-		_, boots, _ := Groups(f, s.Scenario, metric)
-		if _, ok := Speeds(f, s.Scenario, boots); !ok {
-			s.Calibrated = false
-		}
-	}
-	var ref float64
-	s.Values = s.Values[:0]
-	for _, f := range s.files {
-		groups, _, _ := Groups(f, s.Scenario, metric)
+// values fills Values from the series' runs: median of per-boot medians,
+// calibrated to the first run's median speed when asked and every run can
+// be.
+func (s *RunSeries) values(runs []runData, calibrate bool) {
+	s.Calibrated = calibrate && !slices.ContainsFunc(runs, func(r runData) bool { return r.speeds == nil })
+	s.Values = make([]float64, len(runs))
+	for i, r := range runs {
+		groups := r.groups
 		if s.Calibrated {
-			groups, ref, _ = CalibratedGroups(f, s.Scenario, metric, ref)
+			groups = Calibrate(groups, r.speeds, stats.Median(runs[0].speeds))
 		}
-		s.Values = append(s.Values, stats.GroupMedian(groups))
+		s.Values[i] = stats.GroupMedian(groups)
 	}
-	s.files = nil
 }
 
 // Steps finds the change points of each series, keeping those whose

@@ -94,10 +94,9 @@ func Matrix(files, baselines []*results.File, o Options) *Report {
 	}
 	for _, f := range files {
 		if b, ok := base[f.Kernel.Name]; ok {
-			po, note := adaptiveOptions(f, o)
-			r.Rows = append(r.Rows, CompareFiles(b, f, po)...)
-			r.Notes = append(r.Notes, nonEmptyStrings([]string{note})...)
-			r.Notes = append(r.Notes, fileNotes(b, f, o)...)
+			rows, notes, _ := comparePair(b, f, o)
+			r.Rows = append(r.Rows, rows...)
+			r.Notes = append(r.Notes, notes...)
 			continue
 		}
 		names := map[string]bool{}

@@ -29,13 +29,9 @@ import (
 // scenario's per-boot medians, estimated robustly (MAD × 1.4826) so that
 // one odd boot does not inflate it. NaN with fewer than 3 boots.
 func BootSpread(groups [][]float64) float64 {
-	m := groupMedians(groups)
-	if len(m) < 3 {
+	logs := logMedians(groups)
+	if len(logs) < 3 {
 		return math.NaN()
-	}
-	logs := make([]float64, len(m))
-	for i, v := range m {
-		logs[i] = math.Log(v)
 	}
 	c := stats.Median(logs)
 	dev := make([]float64, len(logs))
@@ -57,21 +53,26 @@ func PairSpread(base, next [][]float64) float64 {
 	var ss float64
 	df := 0
 	for _, groups := range [][][]float64{base, next} {
-		m := groupMedians(groups)
-		if len(m) < 2 {
+		logs := logMedians(groups)
+		if len(logs) < 2 {
 			return math.NaN()
-		}
-		logs := make([]float64, len(m))
-		for i, v := range m {
-			logs[i] = math.Log(v)
 		}
 		mean := stats.Mean(logs)
 		for _, v := range logs {
 			ss += (v - mean) * (v - mean)
 		}
-		df += len(m) - 1
+		df += len(logs) - 1
 	}
 	return math.Sqrt(ss / float64(df))
+}
+
+// logMedians are the logs of the groups' (boots') medians.
+func logMedians(groups [][]float64) []float64 {
+	m := groupMedians(groups)
+	for i, v := range m {
+		m[i] = math.Log(v)
+	}
+	return m
 }
 
 // tq is the q quantile of Student's t with df degrees of freedom, by the
