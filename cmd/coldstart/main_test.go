@@ -185,7 +185,7 @@ func TestMatrixBootsDefaultKernel(t *testing.T) {
 func TestMatrixExactSamplesPerBoot(t *testing.T) {
 	requireVM(t)
 	out := t.TempDir()
-	_, stderr, code := runCLI(t, "matrix", "--scenarios", "netns,ipcns,mqueue", "--boots", "2", "--iterations", "7",
+	_, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--scenarios", "netns,ipcns,mqueue", "--boots", "2", "--iterations", "7",
 		"--warmups", "1", "--out", out)
 	require.Equal(t, exitOK, code, stderr)
 	f, err := results.Read(filepath.Join(out, "debian-6.1-cloud.json"))

@@ -221,6 +221,9 @@ func (f *Fetcher) plan(spec BuildSpec) (*buildPlan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := allow(spec.Name, f.Make, "build"); err != nil {
+		return nil, err
+	}
 	p := &buildPlan{spec: spec, frag: fr, key: buildKey(spec, fragData)}
 	p.name = spec.Name + "-" + p.key
 	p.out = filepath.Join(cache, "build", p.name)

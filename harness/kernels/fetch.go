@@ -81,6 +81,9 @@ func (f *Fetcher) Fetch(ctx context.Context, k Kernel) (*Image, error) {
 	if err := k.validate(); err != nil {
 		return nil, err
 	}
+	if err := f.allow(k); err != nil {
+		return nil, err
+	}
 	switch k.Source {
 	case SourceDebian:
 		return f.fetchDebian(ctx, k)
