@@ -177,6 +177,10 @@ type Calibration struct {
 	SettleNS []int64 `json:"settle_ns,omitempty"`
 	// Unsettled counts the waits that gave up with the guest still busy.
 	Unsettled int `json:"unsettled,omitempty"`
+	// Shared says the wait and runs before the scenario are those taken
+	// after the previous one, which nothing ran between: they appear in
+	// both scenarios' events but took place once.
+	Shared bool `json:"shared,omitempty"`
 }
 
 // Done closes a boot's stream.

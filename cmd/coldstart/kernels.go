@@ -17,7 +17,7 @@ import (
 )
 
 const kernelsUsage = `usage:
-  coldstart kernels list                       the kernels in kernels/: version, source, cached or not, size
+  coldstart kernels list                       the kernels in kernels/: version, source, in the default matrix, cached or not, size
   coldstart kernels fetch [NAME...]            fetch (or build) and verify kernels into the cache (default: all)
   coldstart kernels build --tree DIR [--ref REF] [--config FRAG] [--name NAME] [--config-only]
                                                build a kernel from a source tree with a config fragment
@@ -67,7 +67,7 @@ func runKernels(ctx context.Context, stdout, stderr io.Writer, args []string) er
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "NAME\tVERSION\tSOURCE\tCACHED\tSIZE\tPIN")
+		fmt.Fprintln(tw, "NAME\tVERSION\tSOURCE\tDEFAULT\tCACHED\tSIZE\tPIN")
 		for _, k := range all {
 			st := f.Status(ctx, k)
 			cached, size := "no", "-"
@@ -75,7 +75,11 @@ func runKernels(ctx context.Context, stdout, stderr io.Writer, args []string) er
 				cached = "yes"
 				size = fmt.Sprintf("%.1f MB", float64(st.Size)/1e6)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, k.Version, k.Source, cached, size, pinOf(k))
+			inDefault := "no"
+			if k.Default {
+				inDefault = "yes"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.Name, k.Version, k.Source, inDefault, cached, size, pinOf(k))
 		}
 		return tw.Flush()
 	case "fetch":

@@ -41,9 +41,9 @@ func TestKernelsListColumns(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	require.Len(t, lines, 2)
-	assert.Equal(t, []string{"NAME", "VERSION", "SOURCE", "CACHED", "SIZE", "PIN"}, strings.Fields(lines[0]))
+	assert.Equal(t, []string{"NAME", "VERSION", "SOURCE", "DEFAULT", "CACHED", "SIZE", "PIN"}, strings.Fields(lines[0]))
 	f := strings.Fields(lines[1])
-	assert.Equal(t, []string{"gk", "7.1.2", "gomod", "no", "-"}, f[:5])
+	assert.Equal(t, []string{"gk", "7.1.2", "gomod", "yes", "no", "-"}, f[:6])
 	assert.Contains(t, lines[1], "github.com/gokrazy/kernel.amd64@v0.0.0-20260705070735-de680abf072b")
 }
 

@@ -56,10 +56,10 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	var mf matrixFlags
 	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&mf.kernels, "kernels", "", "comma-separated kernel names from the kernels directory (default: all)")
+	fs.StringVar(&mf.kernels, "kernels", "", "comma-separated kernel names from the kernels directory, or all (default: the default matrix, the files without default = false)")
 	fs.StringVar(&mf.kernelFile, "kernel-file", "", "an ad-hoc kernel image (bzImage or vmlinux) to run instead")
 	fs.StringVar(&mf.kernelsDir, "kernels-dir", "", "directory of kernel files (default: kernels/ in the source tree)")
-	fs.StringVar(&mf.scenarios, "scenarios", "", "comma-separated scenarios (default: all: kernel primitives, seccomp steps, container runs)")
+	fs.StringVar(&mf.scenarios, "scenarios", "", "comma-separated scenarios, or all (default: the kernel primitives, seccomp steps and container runs, but oci-run/runc/none)")
 	fs.IntVar(&mf.boots, "boots", 5, "boots per kernel (each boot is one unit of replication; 5 is the fewest with which a comparison can reach p ≤ 0.01)")
 	fs.IntVar(&mf.iterations, "iterations", 30, "timed iterations per scenario per boot")
 	fs.IntVar(&mf.slowIters, "slow-iterations", 5, "timed iterations of the scenarios that run whole programs (oci-run/*, isolation/*, seccomp-*); 0: same as --iterations")
@@ -228,7 +228,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if accel == "auto" {
 		probe := qemu.Options{Kernel: targets[0].Image.Boot(), Initrd: ir.Path, CPUs: mf.cpus, MemoryMB: mf.memory,
 			Append: agent.Plan{Iterations: 1, Warmups: 0}.Cmdline()}
-		ok, why := qemu.ProbeKVM(ctx, probe, 30*time.Second)
+		ok, why := qemu.ProbeKVMCached(ctx, probe, 30*time.Second, cache)
 		accel = qemu.AccelTCG
 		if ok {
 			accel = qemu.AccelKVM
@@ -257,6 +257,10 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		if err := matrix.WriteTable(stdout, f); err != nil {
 			return err
 		}
+	}
+	fmt.Fprintln(stdout)
+	if err := matrix.WriteTimes(stdout, files); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "\nresults: %s\n", outDir)
 	if !compared || ctx.Err() != nil {
@@ -323,8 +327,14 @@ func writeVerdicts(w io.Writer, r *compare.Report, none []string) error {
 }
 
 func parseScenarios(list string) ([]string, error) {
-	if list == "" {
-		return append(append(scenario.Names(), container.SeccompNames...), container.Names()...), nil
+	if list == "" || list == "all" {
+		var names []string
+		for _, n := range append(append(scenario.Names(), container.SeccompNames...), container.Names()...) {
+			if _, out := container.NotByDefault[n]; !out || list == "all" {
+				names = append(names, n)
+			}
+		}
+		return names, nil
 	}
 	var names []string
 	seen := map[string]bool{}
@@ -379,9 +389,14 @@ func selectKernels(mf matrixFlags, src string) ([]matrix.Target, error) {
 		return nil, usagef("no kernel files in %s: add one (see kernels/README.md) or use --kernel-file", dir)
 	}
 	var ts []matrix.Target
-	if mf.kernels == "" {
+	if mf.kernels == "" || mf.kernels == "all" {
 		for _, k := range all {
-			ts = append(ts, matrix.Target{Kernel: k})
+			if k.Default || mf.kernels == "all" {
+				ts = append(ts, matrix.Target{Kernel: k})
+			}
+		}
+		if len(ts) == 0 {
+			return nil, usagef("no kernel file in %s is in the default matrix: give --kernels NAME,... or --kernels all", dir)
 		}
 		return ts, nil
 	}

@@ -94,6 +94,10 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	var runErr error
+	// The settle and calibration after one scenario serve as those before
+	// the next: nothing runs between them, and a second wait for an idle
+	// guest cost at least settleWindow a scenario (2 s a boot) for nothing.
+	var last *between
 	if err := scenario.Prepare(); err != nil {
 		runErr = fmt.Errorf("prepare scenarios: %w", err)
 	}
@@ -101,7 +105,7 @@ func Run(ctx context.Context, o Options) error {
 		if runErr != nil || ctx.Err() != nil {
 			break
 		}
-		if err := runScenario(ctx, enc, o, name); err != nil {
+		if err := runScenario(ctx, enc, o, name, &last); err != nil {
 			runErr = err
 		}
 	}
@@ -188,7 +192,12 @@ func containerJob(name string, check func() error, run func(context.Context, int
 
 // runScenario runs one scenario. Errors from the scenario itself are sent as
 // a failed event; only event-stream errors are returned.
-func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string) error {
+// runScenario runs one scenario. *last is the settle and calibration just
+// taken after the previous scenario, if nothing ran since: it stands for
+// this one's before. A scenario that runs sets it to its after, or to nil
+// when something ran after that; one unknown or unsupported leaves it (its
+// check only reads files).
+func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string, last **between) error {
 	j, err := lookup(name)
 	if err != nil {
 		return enc.Encode(&event.Event{Type: event.TypeFailed, Scenario: name, Failed: err.Error()})
@@ -201,11 +210,18 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 		fmt.Fprintf(o.Console, "csagent: %s unsupported: %s\n", name, u.Reason)
 		return enc.Encode(&event.Event{Type: event.TypeUnsupported, Unsupported: u})
 	}
+	before := *last
+	*last = nil
 	if err := enc.Encode(&event.Event{Type: event.TypeScenario, Scenario: name}); err != nil {
 		return err
 	}
 	cal := &event.Calibration{Scenario: name}
-	measureAround(ctx, o.ProcDir, cal)
+	if before == nil {
+		before = measure(ctx, o.ProcDir)
+	} else {
+		cal.Shared = true
+	}
+	before.addTo(cal)
 	start := time.Now()
 	for i := 0; i < o.Plan.WarmupsFor(name); i++ {
 		if _, err := j.run(ctx, -1-i); err != nil {
@@ -246,7 +262,11 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 		}
 	}
 	took := time.Since(start)
-	measureAround(ctx, o.ProcDir, cal)
+	after := measure(ctx, o.ProcDir)
+	after.addTo(cal)
+	if o.Plan.Trace == 0 {
+		*last = after
+	}
 	if err := enc.Encode(&event.Event{Type: event.TypeCalibration, Calibration: cal}); err != nil {
 		return err
 	}

@@ -104,9 +104,12 @@ func TestRunStreamsEvents(t *testing.T) {
 	assert.Equal(t, len(evs)-1, last.Done.Sent)
 
 	samples := map[string][]event.Sample{}
+	cals := map[string]*event.Calibration{}
 	var failed []string
 	for _, e := range evs {
 		switch e.Type {
+		case event.TypeCalibration:
+			cals[e.Calibration.Scenario] = e.Calibration
 		case event.TypeSamples:
 			assert.LessOrEqual(t, len(e.Samples), 2, "batch size")
 			samples[e.Scenario] = append(samples[e.Scenario], e.Samples...)
@@ -124,6 +127,15 @@ func TestRunStreamsEvents(t *testing.T) {
 		}
 	}
 	assert.Contains(t, console.String(), "utsns")
+	// One settle and calibration between two scenarios serves both: the
+	// after of utsns is the before of ipcns.
+	require.Len(t, cals["utsns"].LoopNS, 2*calibrateRuns)
+	require.Len(t, cals["ipcns"].LoopNS, 2*calibrateRuns)
+	assert.Equal(t, cals["utsns"].LoopNS[calibrateRuns:], cals["ipcns"].LoopNS[:calibrateRuns])
+	assert.Equal(t, cals["utsns"].SettleNS[1], cals["ipcns"].SettleNS[0])
+	assert.False(t, cals["utsns"].Shared)
+	assert.True(t, cals["ipcns"].Shared)
+	assert.NotEqual(t, cals["utsns"].LoopNS[:calibrateRuns], cals["ipcns"].LoopNS[calibrateRuns:])
 }
 
 func TestRunFaultCrashSendsNoDone(t *testing.T) {

@@ -140,13 +140,24 @@ func calibrate() []int64 {
 	return out
 }
 
-// measureAround settles and calibrates once, adding to c: called before a
-// scenario's warm-ups and after its timed iterations.
-func measureAround(ctx context.Context, procDir string, c *event.Calibration) {
+// between is one settle-and-calibrate, taken between two scenarios.
+type between struct {
+	settled time.Duration
+	idle    bool
+	loops   []int64
+}
+
+// measure settles and calibrates once.
+func measure(ctx context.Context, procDir string) *between {
 	waited, idle := settle(ctx, procDir)
-	c.SettleNS = append(c.SettleNS, waited.Nanoseconds())
-	if !idle {
+	return &between{settled: waited, idle: idle, loops: calibrate()}
+}
+
+// addTo records m in c.
+func (m *between) addTo(c *event.Calibration) {
+	c.SettleNS = append(c.SettleNS, m.settled.Nanoseconds())
+	if !m.idle {
 		c.Unsettled++
 	}
-	c.LoopNS = append(c.LoopNS, calibrate()...)
+	c.LoopNS = append(c.LoopNS, m.loops...)
 }

@@ -100,8 +100,8 @@ func TestCalibrationWorkIsFixed(t *testing.T) {
 	assert.Equal(t, calibrationWork(calibrateWork), calibrationWork(calibrateWork))
 	assert.NotEqual(t, calibrationWork(calibrateWork), calibrationWork(calibrateWork-1))
 	c := &event.Calibration{Scenario: "netns"}
-	measureAround(context.Background(), t.TempDir(), c)
-	measureAround(context.Background(), t.TempDir(), c)
+	measure(context.Background(), t.TempDir()).addTo(c)
+	measure(context.Background(), t.TempDir()).addTo(c)
 	assert.Len(t, c.LoopNS, 2*calibrateRuns)
 	assert.Len(t, c.SettleNS, 2)
 	for _, ns := range c.LoopNS {

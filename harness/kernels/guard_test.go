@@ -14,7 +14,8 @@ import (
 func TestOnlyEnv(t *testing.T) {
 	deb := Kernel{Name: "debian-5.10-cloud", Version: "5.10.223", Source: SourceDebian,
 		Debian: &Debian{Suite: "bullseye", Package: "linux-image-5.10.0-32-cloud-amd64", Version: "5.10.223-1", SHA256: sha256Bytes([]byte("x"))}}
-	build := Kernel{Name: "tiny-6.1", Version: "6.1.192", Source: SourceBuild, Build: &Build{Tree: "/nonexistent/linux"}}
+	build := Kernel{Name: "tiny-6.1", Version: "6.1.192", Source: SourceBuild, Build: &Build{
+		Debian: &Debian{Suite: "bookworm-security", Package: "linux-source-6.1", Version: "6.1.192-3", SHA256: sha256Bytes([]byte("y"))}}}
 	for _, tc := range []struct {
 		name    string
 		only    string // "-": unset

@@ -31,6 +31,9 @@ type Kernel struct {
 	Version string // upstream version, used for ordering
 	Source  string // one of SourceDebian, SourceGoMod, SourceBuild, SourceFile
 	File    string // the .toml it came from ("" if built in code)
+	// Default says whether a matrix without --kernels boots it: true
+	// unless the file says default = false.
+	Default bool
 
 	Debian *Debian // set when Source == SourceDebian
 	GoMod  *GoMod  // set when Source == SourceGoMod
@@ -116,6 +119,7 @@ type kernelFile struct {
 	Name    string  `toml:"name"`
 	Version string  `toml:"version"`
 	Source  string  `toml:"source"`
+	Default *bool   `toml:"default"`
 	Debian  *Debian `toml:"debian"`
 	GoMod   *GoMod  `toml:"gomod"`
 	Build   *Build  `toml:"build"`
@@ -172,7 +176,7 @@ func LoadFile(path string) (Kernel, error) {
 			keys[i] = k.String()
 		}
 		return Kernel{}, fileError(path, keys[0],
-			"unknown key (unknown: %s); known keys are name, version, source, [debian] suite/package/version/sha256, [debian.config] package/version/sha256, [gomod] module/version/path/sha256/sum, [build] tree/ref/config, [build.debian] suite/package/version/sha256, [file] path/sha256: remove it or fix its spelling",
+			"unknown key (unknown: %s); known keys are name, version, source, default, [debian] suite/package/version/sha256, [debian.config] package/version/sha256, [gomod] module/version/path/sha256/sum, [build] tree/ref/config, [build.debian] suite/package/version/sha256, [file] path/sha256: remove it or fix its spelling",
 			strings.Join(keys, ", "))
 	}
 	k := Kernel{
@@ -180,6 +184,7 @@ func LoadFile(path string) (Kernel, error) {
 		Version: raw.Version,
 		Source:  raw.Source,
 		File:    path,
+		Default: raw.Default == nil || *raw.Default,
 		Debian:  raw.Debian,
 		GoMod:   raw.GoMod,
 		Build:   raw.Build,

@@ -37,6 +37,7 @@ func TestLoadFileGood(t *testing.T) {
 		Version: "6.1.192",
 		Source:  SourceDebian,
 		File:    p,
+		Default: true,
 		Debian: &Debian{
 			Suite:   "bookworm-security",
 			Package: "linux-image-6.1.0-57-cloud-amd64",
@@ -44,6 +45,11 @@ func TestLoadFileGood(t *testing.T) {
 			SHA256:  "4fdd0172a8c3f41a97e92465b2ac1867e1c10d82d7aeed3d26ee7a5d14df1754",
 		},
 	}, k)
+
+	// default = false keeps it out of a matrix without --kernels.
+	k, err = LoadFile(writeTemp(t, "k.toml", strings.Replace(goodDebian, `source = "debian"`, "source = \"debian\"\ndefault = false", 1)))
+	require.NoError(t, err)
+	assert.False(t, k.Default)
 }
 
 func TestLoadFileErrors(t *testing.T) {

@@ -68,6 +68,22 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 	defer timer.Stop()
 	current := "" // scenario running now
 	waitingFor := "the agent's hello event"
+	mark := launched // the start of the part of the boot under way
+	lap := func() float64 {
+		now := time.Now()
+		d := ms(now.Sub(mark))
+		mark = now
+		return d
+	}
+	endScenario := func() {
+		if current == "" {
+			return
+		}
+		if out.rec.ScenarioMS == nil {
+			out.rec.ScenarioMS = map[string]float64{}
+		}
+		out.rec.ScenarioMS[current] += lap()
+	}
 	events := vm.Events()
 	for events != nil {
 		select {
@@ -79,7 +95,7 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 			switch e.Type {
 			case event.TypeHello:
 				out.hello = e.Hello
-				out.rec.HelloMS = ms(time.Since(launched))
+				out.rec.HelloMS = lap()
 				out.rec.Release = e.Hello.Release
 				out.rec.Clocksource = e.Hello.Clocksource
 				out.rec.ClockResNS = e.Hello.ClockResNS
@@ -89,6 +105,10 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 				resetTimer(timer, dl.Scenario)
 				waitingFor = "the first scenario"
 			case event.TypeScenario:
+				if len(out.started) == 0 {
+					out.rec.PrepareMS = lap()
+				}
+				endScenario()
 				current = e.Scenario
 				out.started = append(out.started, e.Scenario)
 				resetTimer(timer, dl.Scenario)
@@ -122,6 +142,7 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 				progress(fmt.Sprintf("boot %d: guest: %s", index, e.Log))
 			case event.TypeDone:
 				out.done = true
+				endScenario()
 				current = ""
 				if e.Done.Error != "" {
 					out.err = fmt.Errorf("agent gave up: %s", e.Done.Error)
@@ -156,6 +177,9 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 		vm.Stop()
 	}
 	waitErr := vm.Wait()
+	if out.done {
+		out.rec.ShutdownMS = lap()
+	}
 	out.rec.Damaged, out.rec.Missing, _ = vm.Damage()
 	out.rec.QMPEvents = vm.QMPEvents()
 	switch {

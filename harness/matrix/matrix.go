@@ -84,6 +84,8 @@ type Options struct {
 	// baseline is unknown after the planned ones.
 	Adaptive *Adaptive
 
+	// eta counts the boots of this invocation, for the time left.
+	eta *eta
 	// boot runs one VM; nil means the real one. Tests give a fake.
 	boot func(ctx context.Context, vm qemu.Options, index int, dl Deadlines, progress func(string)) *bootOutcome
 }
@@ -157,6 +159,7 @@ func Run(ctx context.Context, o Options) ([]*results.File, error) {
 	if o.boot == nil {
 		o.boot = boot
 	}
+	o.eta = &eta{}
 	if o.Adaptive != nil {
 		if !o.Shard.IsZero() {
 			return nil, errors.New("adaptive runs need every boot of a kernel in one place: they cannot run in a shard")
@@ -252,6 +255,7 @@ func Run(ctx context.Context, o Options) ([]*results.File, error) {
 // runUnits runs units on o.Jobs VMs at once and returns when all have run
 // or ctx is done.
 func runUnits(ctx context.Context, o Options, states map[string]*kernelState, todo []Unit) {
+	o.eta.add(len(todo))
 	units := make(chan Unit)
 	var wg sync.WaitGroup
 	for w := 0; w < o.Jobs && w < len(todo); w++ {
@@ -395,10 +399,11 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 		out.rec.Status = results.StatusFailed
 		out.rec.Error = "interrupted"
 	}
+	where := o.eta.finished()
 	if out.err != nil {
-		progress(fmt.Sprintf("boot %d failed after %.1f s: %s", index, out.rec.DurationMS/1000, firstLine(out.err.Error())))
+		progress(fmt.Sprintf("boot %d failed after %.1f s: %s (%s)", index, out.rec.DurationMS/1000, firstLine(out.err.Error()), where))
 	} else {
-		progress(fmt.Sprintf("boot %d done in %.1f s", index, out.rec.DurationMS/1000))
+		progress(fmt.Sprintf("boot %d done in %.1f s (%s)", index, out.rec.DurationMS/1000, where))
 	}
 
 	st.mu.Lock()

@@ -568,7 +568,7 @@ func shellQuote(args []string) string {
 // it works when the guest's first event arrives within timeout. The reason
 // says why not otherwise. o should boot an agent with nothing to run.
 func ProbeKVM(ctx context.Context, o Options, timeout time.Duration) (ok bool, reason string) {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
+	f, err := os.OpenFile(kvmDevice, os.O_RDWR, 0)
 	if err != nil {
 		return false, fmt.Sprintf("no usable /dev/kvm (%v)", err)
 	}

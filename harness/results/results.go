@@ -120,11 +120,20 @@ type Boot struct {
 	Status string `json:"status"` // "ok" or "failed"
 	Error  string `json:"error,omitempty"`
 	// HelloMS is the time from QEMU's launch to the agent's hello event.
-	HelloMS     float64 `json:"hello_ms"`
-	DurationMS  float64 `json:"duration_ms"`
-	Release     string  `json:"release,omitempty"`
-	Clocksource string  `json:"clocksource,omitempty"`
-	ClockResNS  int64   `json:"clock_res_ns,omitempty"`
+	HelloMS    float64 `json:"hello_ms"`
+	DurationMS float64 `json:"duration_ms"`
+	// PrepareMS, ScenarioMS and ShutdownMS say where the rest of the
+	// boot's time went, as the host saw it: the hello to the first
+	// scenario (the agent's preparation); each scenario from its start
+	// event to the next scenario's or the done event (settling,
+	// calibration, warm-ups, timed and traced iterations); the done event
+	// to QEMU's exit.
+	PrepareMS   float64            `json:"prepare_ms,omitempty"`
+	ScenarioMS  map[string]float64 `json:"scenario_ms,omitempty"`
+	ShutdownMS  float64            `json:"shutdown_ms,omitempty"`
+	Release     string             `json:"release,omitempty"`
+	Clocksource string             `json:"clocksource,omitempty"`
+	ClockResNS  int64              `json:"clock_res_ns,omitempty"`
 	// ClockCoarse marks a boot whose guest clock fell back to ticks: its
 	// samples cannot resolve sub-tick times and are flagged.
 	ClockCoarse bool   `json:"clock_coarse,omitempty"`
