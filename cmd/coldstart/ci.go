@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"coldstart/guest/container"
+	"coldstart/guest/runtimes"
 	"coldstart/guest/scenario"
 	"coldstart/harness/bisect"
 	"coldstart/harness/ci"
@@ -45,7 +45,7 @@ func realLab() lab {
 		measurer: func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (bisect.Measurer, error) {
 			containers := false
 			for _, n := range scenarios {
-				containers = containers || container.IsContainer(n)
+				containers = containers || runtimes.IsContainer(n)
 			}
 			ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Containers: containers})
 			if err != nil {

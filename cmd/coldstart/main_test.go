@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"coldstart/guest/container"
+	"coldstart/guest/runtimes"
 	"coldstart/guest/scenario"
 	"coldstart/harness/results"
 	"coldstart/stats"
@@ -325,7 +325,7 @@ func TestContainerScenarios(t *testing.T) {
 	// The isolation checks ride along: each runs the probe bundle, which
 	// fails the scenario when the runtime leaks (guest/probe), so this is
 	// also the in-guest test of masked paths, no_new_privs and pivot_root.
-	names := append(append(append([]string(nil), container.SeccompNames...), container.Names()...), container.ProbeNames()...)
+	names := append(append(append([]string(nil), runtimes.SeccompNames...), runtimes.Names()...), runtimes.ProbeNames()...)
 	const iterations = 5
 	stdout, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--boots", "1",
 		"--scenarios", strings.Join(names, ","), "--iterations", "5", "--warmups", "1", "--out", out)

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"coldstart/guest/agent"
-	"coldstart/guest/container"
+	"coldstart/guest/runtimes"
 	"coldstart/guest/scenario"
 	"coldstart/harness/compare"
 	"coldstart/harness/guestimage"
@@ -209,7 +209,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	start := time.Now()
 	containers := false
 	for _, n := range scenarios {
-		containers = containers || container.IsContainer(n) || container.IsSeccomp(n)
+		containers = containers || runtimes.IsContainer(n) || runtimes.IsSeccomp(n)
 	}
 	ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Containers: containers})
 	if err != nil {
@@ -329,8 +329,8 @@ func writeVerdicts(w io.Writer, r *compare.Report, none []string) error {
 func parseScenarios(list string) ([]string, error) {
 	if list == "" || list == "all" {
 		var names []string
-		for _, n := range append(append(scenario.Names(), container.SeccompNames...), container.Names()...) {
-			if _, out := container.NotByDefault[n]; !out || list == "all" {
+		for _, n := range append(append(scenario.Names(), runtimes.SeccompNames...), runtimes.Names()...) {
+			if _, out := runtimes.NotByDefault[n]; !out || list == "all" {
 				names = append(names, n)
 			}
 		}
@@ -343,14 +343,14 @@ func parseScenarios(list string) ([]string, error) {
 		if n == "" || seen[n] {
 			continue
 		}
-		if container.IsSeccomp(n) {
+		if runtimes.IsSeccomp(n) {
 			// known
-		} else if container.IsContainer(n) {
-			if _, err := container.Lookup(n); err != nil {
+		} else if runtimes.IsContainer(n) {
+			if _, err := runtimes.Lookup(n); err != nil {
 				return nil, usageError{err}
 			}
 		} else if _, err := scenario.Lookup(n); err != nil {
-			return nil, usageError{fmt.Errorf("%w (and: %s, %s)", err, strings.Join(container.SeccompNames, ", "), strings.Join(container.Names(), ", "))}
+			return nil, usageError{fmt.Errorf("%w (and: %s, %s)", err, strings.Join(runtimes.SeccompNames, ", "), strings.Join(runtimes.Names(), ", "))}
 		}
 		seen[n] = true
 		names = append(names, n)

@@ -4,7 +4,7 @@
 // root. It prints one line per check and exits 1 when any check fails, 2
 // on bad flags.
 //
-// Usage (the probe bundle's process; harness/bundle writes these flags
+// Usage (the probe bundle's process; harness/benchbundle writes these flags
 // from the same lists it puts in config.json):
 //
 //	csprobe -masked /proc/kcore,... -readonly /proc/sys,... -capeff 0x20000420 -host-only /bbin/csrun,/init

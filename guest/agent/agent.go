@@ -26,7 +26,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"coldstart/event"
-	"coldstart/guest/container"
+	"coldstart/guest/runtimes"
 	"coldstart/guest/scenario"
 	"coldstart/guest/trace"
 )
@@ -131,15 +131,15 @@ type job struct {
 }
 
 func lookup(name string) (*job, error) {
-	if container.IsSeccomp(name) {
-		c, err := container.LookupSeccomp(name)
+	if runtimes.IsSeccomp(name) {
+		c, err := runtimes.LookupSeccomp(name)
 		if err != nil {
 			return nil, err
 		}
-		return containerJob(name, c.Check, func(ctx context.Context, _ int) (container.Sample, error) { return c.Run(ctx) }), nil
+		return containerJob(name, c.Check, func(ctx context.Context, _ int) (runtimes.Sample, error) { return c.Run(ctx) }), nil
 	}
-	if container.IsContainer(name) {
-		c, err := container.Lookup(name)
+	if runtimes.IsContainer(name) {
+		c, err := runtimes.Lookup(name)
 		if err != nil {
 			return nil, err
 		}
@@ -171,12 +171,12 @@ func lookup(name string) (*job, error) {
 }
 
 // containerJob adapts a scenario that runs a program in the guest.
-func containerJob(name string, check func() error, run func(context.Context, int) (container.Sample, error)) *job {
+func containerJob(name string, check func() error, run func(context.Context, int) (runtimes.Sample, error)) *job {
 	return &job{
 		name: name,
 		check: func() (*event.Unsupported, error) {
 			if err := check(); err != nil {
-				if errors.Is(err, container.ErrNotSupported) {
+				if errors.Is(err, runtimes.ErrNotSupported) {
 					return &event.Unsupported{Scenario: name, Reason: err.Error()}, nil
 				}
 				return nil, err
@@ -308,7 +308,7 @@ func unsupportedOrFailed(enc *event.Encoder, o Options, name string, err error) 
 		fmt.Fprintf(o.Console, "csagent: %s unsupported: %v\n", name, err)
 		return enc.Encode(&event.Event{Type: event.TypeUnsupported, Unsupported: &event.Unsupported{Scenario: name, Option: ue.Option, Reason: err.Error()}})
 	}
-	if errors.Is(err, container.ErrNotSupported) {
+	if errors.Is(err, runtimes.ErrNotSupported) {
 		fmt.Fprintf(o.Console, "csagent: %s unsupported: %v\n", name, err)
 		return enc.Encode(&event.Event{Type: event.TypeUnsupported, Unsupported: &event.Unsupported{Scenario: name, Reason: err.Error()}})
 	}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"coldstart/guest/container"
+	"coldstart/guest/runtimes"
 )
 
 // Plan is what one boot runs. The host passes it on the kernel command
@@ -139,7 +139,7 @@ func positive(k, v string, min int) (int, error) {
 // isolation probes, seccomp steps), the scenarios SlowIterations and
 // SlowWarmups apply to.
 func IsSlow(name string) bool {
-	return container.IsContainer(name) || container.IsSeccomp(name)
+	return runtimes.IsContainer(name) || runtimes.IsSeccomp(name)
 }
 
 // IterationsFor is how many timed iterations scenario name gets.

@@ -5,10 +5,11 @@
 // (the initramfs copy holding /bbin/csrun, /init and the bundles) after
 // pivot_root.
 //
-// It runs as the process of the "probe" bundle (harness/bundle), started
-// by each runtime in the isolation/<runtime> scenarios (guest/container):
-// cmd/csprobe prints one line per check and exits 1 when any fails, so a
-// runtime that leaks shows up as a failed scenario with the reason.
+// It runs as the process of the "probe" bundle (harness/benchbundle),
+// started by each runtime in the isolation/<runtime> scenarios
+// (guest/runtimes): cmd/csprobe prints one line per check and exits 1 when
+// any fails, so a runtime that leaks shows up as a failed scenario with the
+// reason.
 //
 // Environment: none.
 package probe

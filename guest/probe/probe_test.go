@@ -13,12 +13,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"coldstart/guest/probe"
-	"coldstart/harness/bundle"
+	"coldstart/harness/benchbundle"
 )
 
 // The probe must fail where nothing is isolated: this test process.
 func TestProbeFailsOutsideAContainer(t *testing.T) {
-	c := bundle.ProbeConfig()
+	c := benchbundle.ProbeConfig()
 	rs := probe.Run(probe.Expect{MaskedPaths: c.Linux.MaskedPaths, ReadonlyPaths: c.Linux.ReadonlyPaths,
 		CapEff: 0x20000420, HostOnly: []string{"/proc"}})
 	got := map[string]bool{}
@@ -76,7 +76,7 @@ func TestProbeInRuntimes(t *testing.T) {
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, "%s", out)
-	dir, err := bundle.WriteProbe(filepath.Join(tmp, "bundles"), bin)
+	dir, err := benchbundle.WriteProbe(filepath.Join(tmp, "bundles"), bin)
 	require.NoError(t, err)
 
 	runtimes := map[string]string{}
@@ -97,7 +97,7 @@ func TestProbeInRuntimes(t *testing.T) {
 	// A copy of the bundle without no_new_privs: the probe must say so.
 	leaky := filepath.Join(tmp, "leaky")
 	require.NoError(t, exec.Command("cp", "-a", dir, leaky).Run())
-	spec := bundle.ProbeConfig()
+	spec := benchbundle.ProbeConfig()
 	spec.Process.NoNewPrivileges = false
 	b, err := json.Marshal(spec)
 	require.NoError(t, err)

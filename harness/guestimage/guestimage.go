@@ -1,7 +1,7 @@
 // Package guestimage assembles the complete initramfs a matrix boots: u-root's
 // init and csagent (always), and for the container scenarios csrun (built
 // static from this tree), Debian's crun and runc with their shared
-// libraries, and the OCI bundles (package bundle) with the default seccomp
+// libraries, and the OCI bundles (package benchbundle) with the default seccomp
 // profile. A piece that cannot be had is left out with a note; the guest
 // then reports the scenarios that need it as unsupported.
 //
@@ -15,7 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 
-	"coldstart/harness/bundle"
+	"coldstart/harness/benchbundle"
 	"coldstart/harness/initramfs"
 )
 
@@ -66,14 +66,14 @@ func Build(ctx context.Context, o Options) (*Image, error) {
 			p, _ = filepath.EvalSymlinks(p)
 			files = append(files, initramfs.File{Src: p, Dst: rt.dst})
 		}
-		profile, err := bundle.LoadProfile(filepath.Join(o.Source, ProfilePath))
+		profile, err := benchbundle.LoadProfile(filepath.Join(o.Source, ProfilePath))
 		if err != nil {
 			im.Notes = append(im.Notes, fmt.Sprintf("seccomp bundles left out: %v", err))
 			profile = nil
 		} else {
 			files = append(files, initramfs.File{Src: filepath.Join(o.Source, ProfilePath), Dst: ProfilePath})
 		}
-		dirs, err := bundle.Write(filepath.Join(o.Cache, "bundles"), profile)
+		dirs, err := benchbundle.Write(filepath.Join(o.Cache, "bundles"), profile)
 		if err != nil {
 			return nil, err
 		}
@@ -86,11 +86,11 @@ func Build(ctx context.Context, o Options) (*Image, error) {
 		if err != nil {
 			im.Notes = append(im.Notes, fmt.Sprintf("probe bundle left out: %v", err))
 		} else {
-			dir, err := bundle.WriteProbe(filepath.Join(o.Cache, "bundles"), probeBin)
+			dir, err := benchbundle.WriteProbe(filepath.Join(o.Cache, "bundles"), probeBin)
 			if err != nil {
 				return nil, err
 			}
-			files = append(files, initramfs.File{Src: dir, Dst: "bundles/" + bundle.Probe})
+			files = append(files, initramfs.File{Src: dir, Dst: "bundles/" + benchbundle.Probe})
 		}
 	}
 	res, err := initramfs.Build(ctx, initramfs.Options{Init: initBin, Agent: agentBin, Files: files,

@@ -1,7 +1,9 @@
-// Package container runs whole-container scenarios in the guest: a full
-// OCI `run` of a bundle to exit, teardown included, with one of the
-// runtimes the initramfs carries (coldstart's csrun, crun, runc), with or
-// without seccomp and, for csrun, with its cache of compiled filters.
+// Package runtimes runs, in the guest, the scenarios that time the OCI
+// runtimes the initramfs carries (coldstart's csrun, crun, runc; the
+// runtime itself is runtime/ and cmd/csrun): whole-container runs, a full
+// OCI `run` of a bundle to exit, teardown included, with or without seccomp
+// and, for csrun, with its cache of compiled filters; and csrun's seccomp
+// steps (seccomp.go).
 //
 // Scenario names are stable identifiers: oci-run/<runtime>/<seccomp> with
 // runtime in csrun, crun, runc and seccomp in none, default, cached
@@ -19,7 +21,7 @@
 // rusage (children included). csrun's per-phase timings come along.
 //
 // Environment: none; paths are fixed by the initramfs layout.
-package container
+package runtimes
 
 import (
 	"bytes"
@@ -37,7 +39,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Guest paths, fixed by the initramfs layout (harness/bundle).
+// Guest paths, fixed by the initramfs layout (harness/benchbundle).
 const (
 	BundleDir = "/bundles"
 	StateDir  = "/run/coldstart"

@@ -1,4 +1,4 @@
-package bundle
+package benchbundle
 
 import (
 	"encoding/json"

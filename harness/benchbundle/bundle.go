@@ -1,18 +1,19 @@
-// Package bundle generates the OCI bundles the guest runs: a rootfs holding
-// one tiny static program that exits 0 at once (emitted here as a minimal
-// x86-64 ELF, no toolchain needed), and a config.json in the shape `runc
-// spec` gives (namespaces, mounts, masked and read-only paths,
-// capabilities, no_new_privs, rlimits; no cgroup resources), in two
-// variants: "none" without seccomp and "default" with the project's
-// default seccomp profile (profiles/default.json). A third, "probe", runs
-// cmd/csprobe with flags taken from its own config, for the isolation/*
-// checks (guest/probe).
+// Package benchbundle generates the benchmark's OCI bundles, the ones the
+// guest times the runtimes on (runtime/bundle is the runtime's reader of
+// any bundle): a rootfs holding one tiny static program that exits 0 at
+// once (emitted here as a minimal x86-64 ELF, no toolchain needed), and a
+// config.json in the shape `runc spec` gives (namespaces, mounts, masked
+// and read-only paths, capabilities, no_new_privs, rlimits; no cgroup
+// resources), in two variants: "none" without seccomp and "default" with
+// the project's default seccomp profile (profiles/default.json). A third,
+// "probe", runs cmd/csprobe with flags taken from its own config, for the
+// isolation/* checks (guest/probe).
 //
 // Bundles are written under a cache directory, content-addressed, and
 // handed to the initramfs as directories at /bundles/<variant>.
 //
 // Environment: none.
-package bundle
+package benchbundle
 
 import (
 	"bytes"
@@ -28,7 +29,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"coldstart/internal/atomicfile"
-	rtbundle "coldstart/runtime/bundle"
+	"coldstart/runtime/bundle"
 )
 
 // Variants of the bundle, by seccomp mode, and the probe bundle.
@@ -140,7 +141,7 @@ func ProbeConfig() *specs.Spec {
 	c := Config(nil)
 	var capeff uint64
 	for _, name := range c.Process.Capabilities.Effective {
-		capeff |= 1 << rtbundle.Capabilities[name]
+		capeff |= 1 << bundle.Capabilities[name]
 	}
 	c.Process.Args = []string{"/csprobe",
 		"-masked", strings.Join(c.Linux.MaskedPaths, ","),
