@@ -20,6 +20,7 @@ package event
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 )
 
 // Version is the protocol version, sent in Hello. Bump it when a field
@@ -120,6 +121,16 @@ type Trace struct {
 	Timed []string `json:"timed,omitempty"`
 	// Excerpt is the start of one iteration's raw trace, for people.
 	Excerpt string `json:"excerpt,omitempty"`
+}
+
+// NoTracefs is the tracing state of a guest without tracefs, in Trace.Timed.
+const NoTracefs = "no tracefs"
+
+// Untraced reports whether a tracing state from Trace.Timed means that
+// nothing was being traced: no tracer installed (tracing_on alone does not
+// trace).
+func Untraced(state string) bool {
+	return state == NoTracefs || strings.HasPrefix(state, "current_tracer=nop ")
 }
 
 // Summary is a one-line account of a trace, for logs.

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"coldstart/guest/runtimes"
-	"coldstart/guest/scenario"
 	"coldstart/harness/bisect"
 	"coldstart/harness/ci"
 	"coldstart/harness/compare"
@@ -18,6 +16,7 @@ import (
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/qemu"
+	"coldstart/plan"
 )
 
 const ciUsage = `usage: coldstart ci --tree DIR --base REF (--head REF | --patches DIR) [flags]
@@ -45,7 +44,7 @@ func realLab() lab {
 		measurer: func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (bisect.Measurer, error) {
 			containers := false
 			for _, n := range scenarios {
-				containers = containers || runtimes.IsContainer(n)
+				containers = containers || plan.KindOf(n) == plan.ContainerRun || plan.KindOf(n) == plan.IsolationCheck
 			}
 			ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Containers: containers})
 			if err != nil {
@@ -248,7 +247,7 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 // ciScenarios: the named scenarios, or every kernel primitive.
 func ciScenarios(list string) ([]string, error) {
 	if list == "" {
-		return scenario.Names(), nil
+		return plan.Primitives(), nil
 	}
 	return parseScenarios(list)
 }

@@ -16,9 +16,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"coldstart/guest/runtimes"
-	"coldstart/guest/scenario"
 	"coldstart/harness/results"
+	"coldstart/plan"
 	"coldstart/stats"
 )
 
@@ -138,7 +137,7 @@ func TestMatrixBootsDefaultKernel(t *testing.T) {
 	out := t.TempDir()
 	const iterations = 10
 	stdout, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--boots", "1",
-		"--scenarios", strings.Join(scenario.Names(), ","),
+		"--scenarios", strings.Join(plan.Primitives(), ","),
 		"--iterations", "10", "--warmups", "2", "--out", out)
 	t.Logf("stderr:\n%s", stderr)
 	t.Logf("stdout:\n%s", stdout)
@@ -154,28 +153,28 @@ func TestMatrixBootsDefaultKernel(t *testing.T) {
 	assert.Equal(t, results.StatusOK, f.Boots[0].Status)
 	assert.Greater(t, f.Boots[0].HelloMS, 0.0)
 	assert.FileExists(t, filepath.Join(out, "debian-6.1-cloud", "boot-0.console.log"))
-	for _, s := range scenario.All() {
-		got, ok := f.Scenarios[s.Name]
-		if !assert.True(t, ok, "scenario %s missing", s.Name) {
+	for _, name := range plan.Primitives() {
+		got, ok := f.Scenarios[name]
+		if !assert.True(t, ok, "scenario %s missing", name) {
 			continue
 		}
 		// Debian's kernels have every namespace and mqueue.
-		assert.Equal(t, results.StatusOK, got.Status, "%s: %s", s.Name, got.Reason)
-		assert.Len(t, got.Samples, iterations, s.Name)
+		assert.Equal(t, results.StatusOK, got.Status, "%s: %s", name, got.Reason)
+		assert.Len(t, got.Samples, iterations, name)
 		for _, smp := range got.Samples {
 			assert.Equal(t, 0, smp.Boot)
-			assert.Greater(t, smp.OpNS, int64(0), "%s op", s.Name)
-			assert.LessOrEqual(t, smp.OpNS, smp.WallNS, "%s op <= wall", s.Name)
-			assert.Less(t, smp.WallNS, int64(5e9), "%s wall under 5 s", s.Name)
+			assert.Greater(t, smp.OpNS, int64(0), "%s op", name)
+			assert.LessOrEqual(t, smp.OpNS, smp.WallNS, "%s op <= wall", name)
+			assert.Less(t, smp.WallNS, int64(5e9), "%s wall under 5 s", name)
 		}
-		assert.Contains(t, stdout, s.Name)
+		assert.Contains(t, stdout, name)
 		// The agent waited for an idle guest and timed its calibration
 		// loop before and after the scenario.
-		if cal := f.Boots[0].Calibration[s.Name]; assert.NotNil(t, cal, "%s calibration", s.Name) {
-			assert.Len(t, cal.LoopNS, 10, s.Name)
-			assert.Len(t, cal.SettleNS, 2, s.Name)
+		if cal := f.Boots[0].Calibration[name]; assert.NotNil(t, cal, "%s calibration", name) {
+			assert.Len(t, cal.LoopNS, 10, name)
+			assert.Len(t, cal.SettleNS, 2, name)
 			for _, ns := range cal.LoopNS {
-				assert.Greater(t, ns, int64(100_000), "%s: a million steps take more than 0.1 ms", s.Name)
+				assert.Greater(t, ns, int64(100_000), "%s: a million steps take more than 0.1 ms", name)
 			}
 		}
 	}
@@ -325,7 +324,7 @@ func TestContainerScenarios(t *testing.T) {
 	// The isolation checks ride along: each runs the probe bundle, which
 	// fails the scenario when the runtime leaks (guest/probe), so this is
 	// also the in-guest test of masked paths, no_new_privs and pivot_root.
-	names := append(append(append([]string(nil), runtimes.SeccompNames...), runtimes.Names()...), runtimes.ProbeNames()...)
+	names := append(append(plan.SeccompSteps(), plan.ContainerRuns()...), plan.IsolationChecks()...)
 	const iterations = 5
 	stdout, stderr, code := runCLI(t, "matrix", "--kernels", "debian-6.1-cloud", "--boots", "1",
 		"--scenarios", strings.Join(names, ","), "--iterations", "5", "--warmups", "1", "--out", out)

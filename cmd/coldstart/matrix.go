@@ -11,9 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"coldstart/guest/agent"
-	"coldstart/guest/runtimes"
-	"coldstart/guest/scenario"
 	"coldstart/harness/compare"
 	"coldstart/harness/guestimage"
 	"coldstart/harness/initramfs"
@@ -21,6 +18,7 @@ import (
 	"coldstart/harness/matrix"
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
+	"coldstart/plan"
 )
 
 type matrixFlags struct {
@@ -150,7 +148,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if mf.appendArgs != "" {
 		appendWords = strings.Fields(mf.appendArgs)
 		for _, w := range appendWords {
-			if strings.HasPrefix(w, agent.Prefix) {
+			if strings.HasPrefix(w, plan.Prefix) {
 				return usagef("--append %q: coldstart.* words are the harness's own; use the matrix flags", w)
 			}
 		}
@@ -209,7 +207,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	start := time.Now()
 	containers := false
 	for _, n := range scenarios {
-		containers = containers || runtimes.IsContainer(n) || runtimes.IsSeccomp(n)
+		containers = containers || plan.KindOf(n).RunsPrograms()
 	}
 	ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Containers: containers})
 	if err != nil {
@@ -227,7 +225,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	accel := mf.accel
 	if accel == "auto" {
 		probe := qemu.Options{Kernel: targets[0].Image.Boot(), Initrd: ir.Path, CPUs: mf.cpus, MemoryMB: mf.memory,
-			Append: agent.Plan{Iterations: 1, Warmups: 0}.Cmdline()}
+			Append: plan.Plan{Iterations: 1, Warmups: 0}.Cmdline()}
 		ok, why := qemu.ProbeKVMCached(ctx, probe, 30*time.Second, cache)
 		accel = qemu.AccelTCG
 		if ok {
@@ -327,14 +325,11 @@ func writeVerdicts(w io.Writer, r *compare.Report, none []string) error {
 }
 
 func parseScenarios(list string) ([]string, error) {
-	if list == "" || list == "all" {
-		var names []string
-		for _, n := range append(append(scenario.Names(), runtimes.SeccompNames...), runtimes.Names()...) {
-			if _, out := runtimes.NotByDefault[n]; !out || list == "all" {
-				names = append(names, n)
-			}
-		}
-		return names, nil
+	if list == "" {
+		return plan.Default(), nil
+	}
+	if list == "all" {
+		return plan.All(), nil
 	}
 	var names []string
 	seen := map[string]bool{}
@@ -343,14 +338,11 @@ func parseScenarios(list string) ([]string, error) {
 		if n == "" || seen[n] {
 			continue
 		}
-		if runtimes.IsSeccomp(n) {
-			// known
-		} else if runtimes.IsContainer(n) {
-			if _, err := runtimes.Lookup(n); err != nil {
-				return nil, usageError{err}
+		if _, err := plan.Lookup(n); err != nil {
+			if plan.KindOf(n) == plan.Primitive {
+				err = fmt.Errorf("%w (and: %s, %s)", err, strings.Join(plan.SeccompSteps(), ", "), strings.Join(plan.ContainerRuns(), ", "))
 			}
-		} else if _, err := scenario.Lookup(n); err != nil {
-			return nil, usageError{fmt.Errorf("%w (and: %s, %s)", err, strings.Join(runtimes.SeccompNames, ", "), strings.Join(runtimes.Names(), ", "))}
+			return nil, usageError{err}
 		}
 		seen[n] = true
 		names = append(names, n)

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"coldstart/guest/agent"
+	"coldstart/plan"
 )
 
 func main() {
@@ -54,11 +55,11 @@ func run(cmdline string, console io.Writer) error {
 		}
 		cmdline = strings.TrimSpace(string(b))
 	}
-	plan, err := agent.ParsePlan(cmdline)
+	boot, err := plan.Parse(cmdline)
 	if err != nil {
 		return fmt.Errorf("bad plan on the kernel command line: %w", err)
 	}
-	port, err := agent.OpenPort(plan.Port)
+	port, err := agent.OpenPort(boot.Port)
 	if err != nil {
 		return err
 	}
@@ -69,5 +70,5 @@ func run(cmdline string, console io.Writer) error {
 	for _, n := range notes {
 		fmt.Fprintf(console, "csagent: %s\n", n)
 	}
-	return agent.Run(ctx, agent.Options{Plan: plan, Events: port, Console: console, Notes: notes})
+	return agent.Run(ctx, agent.Options{Boot: boot, Events: port, Console: console, Notes: notes})
 }

@@ -1,7 +1,7 @@
 // Package agent is the benchmark agent that runs inside the guest.
 //
 // It starts as u-root's uinit, reads its plan from the kernel command line
-// (see Plan), describes the guest in a hello event, runs each scenario's
+// (plan.Parse), describes the guest in a hello event, runs each scenario's
 // warm-ups and timed iterations, streams the samples to the host as framed
 // events (package event) on a serial port of their own, and ends with a done
 // event. The console gets a line per scenario, for people.
@@ -29,12 +29,13 @@ import (
 	"coldstart/guest/runtimes"
 	"coldstart/guest/scenario"
 	"coldstart/guest/trace"
+	"coldstart/plan"
 )
 
 // Options is what Run needs from its surroundings; tests fill it with
 // buffers and a temporary /proc and /sys.
 type Options struct {
-	Plan    Plan
+	Boot    plan.Boot
 	Events  io.Writer
 	Console io.Writer
 	// ProcDir and SysDir default to /proc and /sys.
@@ -42,7 +43,7 @@ type Options struct {
 	// Notes are sent as log events after hello (e.g. what PrepareGuest
 	// could not do).
 	Notes []string
-	// TraceDir is tracefs for Plan.Trace (default: /sys/kernel/tracing,
+	// TraceDir is tracefs for Boot.Trace (default: /sys/kernel/tracing,
 	// mounted if absent; tests give a directory of plain files).
 	TraceDir string
 
@@ -78,7 +79,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	switch o.Plan.Fault {
+	switch o.Boot.Fault {
 	case "crash":
 		fmt.Fprintln(o.Console, "csagent: fault=crash: exiting without a done event")
 		return errors.New("fault=crash")
@@ -101,7 +102,7 @@ func Run(ctx context.Context, o Options) error {
 	if err := scenario.Prepare(); err != nil {
 		runErr = fmt.Errorf("prepare scenarios: %w", err)
 	}
-	for _, name := range o.Plan.Scenarios {
+	for _, name := range o.Boot.Scenarios {
 		if runErr != nil || ctx.Err() != nil {
 			break
 		}
@@ -131,14 +132,14 @@ type job struct {
 }
 
 func lookup(name string) (*job, error) {
-	if runtimes.IsSeccomp(name) {
+	switch plan.KindOf(name) {
+	case plan.SeccompStep:
 		c, err := runtimes.LookupSeccomp(name)
 		if err != nil {
 			return nil, err
 		}
 		return containerJob(name, c.Check, func(ctx context.Context, _ int) (runtimes.Sample, error) { return c.Run(ctx) }), nil
-	}
-	if runtimes.IsContainer(name) {
+	case plan.ContainerRun, plan.IsolationCheck:
 		c, err := runtimes.Lookup(name)
 		if err != nil {
 			return nil, err
@@ -223,16 +224,16 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 	}
 	before.addTo(cal)
 	start := time.Now()
-	for i := 0; i < o.Plan.WarmupsFor(name); i++ {
+	for i := 0; i < o.Boot.WarmupsFor(name); i++ {
 		if _, err := j.run(ctx, -1-i); err != nil {
 			return unsupportedOrFailed(enc, o, name, fmt.Errorf("warm-up %d: %w", i, err))
 		}
 	}
-	iterations := o.Plan.IterationsFor(name)
-	batch := make([]event.Sample, 0, o.Plan.Batch)
+	iterations := o.Boot.IterationsFor(name)
+	batch := make([]event.Sample, 0, o.Boot.Batch)
 	walls := make([]int64, 0, iterations)
 	var timedState []string // tracefs state before and after the timed loop
-	if o.Plan.Trace > 0 {
+	if o.Boot.Trace > 0 {
 		timedState = append(timedState, trace.Describe(o.TraceDir))
 	}
 	for i := 0; i < iterations; i++ {
@@ -264,7 +265,7 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 	took := time.Since(start)
 	after := measure(ctx, o.ProcDir)
 	after.addTo(cal)
-	if o.Plan.Trace == 0 {
+	if o.Boot.Trace == 0 {
 		*last = after
 	}
 	if err := enc.Encode(&event.Event{Type: event.TypeCalibration, Calibration: cal}); err != nil {
@@ -280,18 +281,18 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 			return err
 		}
 	}
-	if o.Plan.Trace > 0 {
+	if o.Boot.Trace > 0 {
 		return traceScenario(ctx, enc, o, j, append(timedState, trace.Describe(o.TraceDir)))
 	}
 	return nil
 }
 
-// traceScenario graphs Plan.Trace more iterations in the kernel, after the
+// traceScenario graphs Boot.Trace more iterations in the kernel, after the
 // timed ones, and sends the aggregate. Tracing never fails a scenario.
 func traceScenario(ctx context.Context, enc *event.Encoder, o Options, j *job, timedState []string) error {
 	start := time.Now()
-	tr := trace.Pass(trace.Options{Dir: o.TraceDir, Mount: o.TraceDir == ""}, j.name, o.Plan.Trace, func(i int) error {
-		_, err := j.run(ctx, o.Plan.Iterations+i)
+	tr := trace.Pass(trace.Options{Dir: o.TraceDir, Mount: o.TraceDir == ""}, j.name, o.Boot.Trace, func(i int) error {
+		_, err := j.run(ctx, o.Boot.Iterations+i)
 		return err
 	})
 	tr.Timed = timedState

@@ -16,54 +16,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"coldstart/event"
-	"coldstart/guest/trace"
+	"coldstart/plan"
 )
-
-func TestParsePlan(t *testing.T) {
-	tests := []struct {
-		name    string
-		cmdline string
-		want    Plan
-		wantErr string
-	}{
-		{"defaults", "console=ttyS0 panic=-1", DefaultPlan(), ""},
-		{"full", "console=ttyS0 coldstart.scenarios=netns,,ipcns coldstart.iterations=7 coldstart.warmups=0 coldstart.batch=3 coldstart.port=/dev/ttyS2 coldstart.fault=hang",
-			Plan{Scenarios: []string{"netns", "ipcns"}, Iterations: 7, Warmups: 0, Batch: 3, Port: "/dev/ttyS2", Fault: "hang"}, ""},
-		{"typo", "coldstart.iteration=5", Plan{}, "unknown key coldstart.iteration"},
-		{"zero iterations", "coldstart.iterations=0", Plan{}, "above 0"},
-		{"negative warmups", "coldstart.warmups=-1", Plan{}, "above -1"},
-		{"zero slow warmups", "coldstart.slow-warmups=0", Plan{}, "above 0"},
-		{"bad fault", "coldstart.fault=explode", Plan{}, "crash, hang or garbage"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParsePlan(tt.cmdline)
-			if tt.wantErr != "" {
-				assert.ErrorContains(t, err, tt.wantErr)
-				return
-			}
-			require.NoError(t, err)
-			assert.Equal(t, tt.want, got)
-		})
-	}
-}
-
-func TestPlanCmdlineRoundTrip(t *testing.T) {
-	for _, p := range []Plan{
-		{Scenarios: []string{"netns", "mqueue"}, Iterations: 20, Warmups: 3, Batch: 10, Port: "/dev/ttyS1"},
-		{Iterations: 1, Warmups: 0, Batch: 4, Port: "/dev/ttyS3", Fault: "crash"},
-		{Iterations: 20, SlowIterations: 5, Warmups: 1, Batch: 10, Port: "/dev/ttyS1"},
-		{Iterations: 20, SlowIterations: 5, Warmups: 3, SlowWarmups: 1, Batch: 10, Port: "/dev/ttyS1"},
-	} {
-		var words string
-		for _, w := range p.Cmdline() {
-			words += w + " "
-		}
-		got, err := ParsePlan(words)
-		require.NoError(t, err)
-		assert.Equal(t, p, got)
-	}
-}
 
 func decodeAll(t *testing.T, b []byte) []*event.Event {
 	t.Helper()
@@ -90,8 +44,8 @@ func TestRunStreamsEvents(t *testing.T) {
 	require.NoError(t, unix.Unshare(unix.CLONE_NEWNS))
 
 	var events, console bytes.Buffer
-	plan := Plan{Scenarios: []string{"utsns", "no-such", "ipcns"}, Iterations: 5, Warmups: 1, Batch: 2}
-	require.NoError(t, Run(context.Background(), Options{Plan: plan, Events: &events, Console: &console}))
+	boot := plan.Boot{Plan: plan.Plan{Scenarios: []string{"utsns", "no-such", "ipcns"}, Iterations: 5, Warmups: 1}, Batch: 2}
+	require.NoError(t, Run(context.Background(), Options{Boot: boot, Events: &events, Console: &console}))
 	evs := decodeAll(t, events.Bytes())
 
 	require.NotEmpty(t, evs)
@@ -140,7 +94,7 @@ func TestRunStreamsEvents(t *testing.T) {
 
 func TestRunFaultCrashSendsNoDone(t *testing.T) {
 	var events bytes.Buffer
-	err := Run(context.Background(), Options{Plan: Plan{Fault: "crash", Iterations: 1}, Events: &events})
+	err := Run(context.Background(), Options{Boot: plan.Boot{Plan: plan.Plan{Iterations: 1}, Fault: "crash"}, Events: &events})
 	assert.Error(t, err)
 	evs := decodeAll(t, events.Bytes())
 	require.Len(t, evs, 1)
@@ -166,23 +120,6 @@ func TestDescribeReadsConfigAndClock(t *testing.T) {
 	assert.Positive(t, h.UptimeNS)
 }
 
-func TestIterationsFor(t *testing.T) {
-	p := Plan{Iterations: 20, SlowIterations: 5}
-	assert.Equal(t, 20, p.IterationsFor("netns"))
-	assert.Equal(t, 5, p.IterationsFor("oci-run/crun/none"))
-	assert.Equal(t, 5, p.IterationsFor("seccomp-load"))
-	assert.Equal(t, 20, Plan{Iterations: 20}.IterationsFor("oci-run/crun/none"))
-}
-
-func TestWarmupsFor(t *testing.T) {
-	p := Plan{Warmups: 3, SlowWarmups: 1}
-	assert.Equal(t, 3, p.WarmupsFor("netns"))
-	assert.Equal(t, 1, p.WarmupsFor("oci-run/csrun/cached"))
-	assert.Equal(t, 1, p.WarmupsFor("seccomp-compile"))
-	assert.Equal(t, 3, Plan{Warmups: 3}.WarmupsFor("oci-run/crun/none"), "0: same as Warmups")
-	assert.Equal(t, 0, Plan{SlowWarmups: 2}.WarmupsFor("clone-all"))
-}
-
 // TestTraceOffDuringTiming runs two scenarios with coldstart.trace on a
 // fake tracefs and checks, before every timed iteration, that no tracer is
 // installed: the first scenario's tracing pass must not leak into the
@@ -205,7 +142,7 @@ func TestTraceOffDuringTiming(t *testing.T) {
 	timed := 0
 	var events bytes.Buffer
 	o := Options{
-		Plan:     Plan{Scenarios: []string{"utsns", "ipcns"}, Iterations: 4, Warmups: 1, Batch: 10, Trace: 2},
+		Boot:     plan.Boot{Plan: plan.Plan{Scenarios: []string{"utsns", "ipcns"}, Iterations: 4, Warmups: 1, Trace: 2}, Batch: 10},
 		Events:   &events,
 		TraceDir: dir,
 		onTimed: func(name string, i int) {
@@ -234,7 +171,7 @@ func TestTraceOffDuringTiming(t *testing.T) {
 		assert.Equal(t, []string{"__x64_sys_clone", "__x64_sys_wait4"}, tr.Roots)
 		require.Len(t, tr.Timed, 2)
 		for _, st := range tr.Timed {
-			assert.True(t, trace.Untraced(st), st)
+			assert.True(t, event.Untraced(st), st)
 		}
 	}
 }

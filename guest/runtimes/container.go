@@ -5,13 +5,13 @@
 // and, for csrun, with its cache of compiled filters; and csrun's seccomp
 // steps (seccomp.go).
 //
-// Scenario names are stable identifiers: oci-run/<runtime>/<seccomp> with
-// runtime in csrun, crun, runc and seccomp in none, default, cached
-// (csrun only). Bundles live under BundleDir/<none|default>; both hold a
-// tiny static program that exits 0 at once, so what is timed is the
+// Scenario names are stable identifiers (package plan):
+// oci-run/<runtime>/<seccomp> with runtime in csrun, crun, runc and seccomp
+// in none, default, cached (csrun only). Bundles live under
+// plan.BundleDir/<none|default>; both hold a tiny static program that exits 0 at once, so what is timed is the
 // runtime and the kernel, not the workload.
 //
-// isolation/<runtime> runs the probe bundle (BundleDir/probe), whose
+// isolation/<runtime> runs the probe bundle (plan.BundleDir/probe), whose
 // program checks from inside that the runtime isolated it as the bundle
 // asked (guest/probe); a leak fails the scenario with the probe's report.
 // It is a check, not a benchmark, so not among the default scenarios.
@@ -37,27 +37,12 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"coldstart/plan"
 )
 
-// Guest paths, fixed by the initramfs layout (harness/benchbundle).
-const (
-	BundleDir = "/bundles"
-	StateDir  = "/run/coldstart"
-)
-
-// Runtimes and where the initramfs puts them, in the order scenarios run.
-var Runtimes = []struct{ Name, Path string }{
-	{"csrun", "/bbin/csrun"},
-	{"crun", "/usr/bin/crun"},
-	{"runc", "/usr/sbin/runc"},
-}
-
-// Seccomp modes.
-const (
-	SeccompNone    = "none"
-	SeccompDefault = "default"
-	SeccompCached  = "cached"
-)
+// StateDir holds the runtimes' state (their --root).
+const StateDir = "/run/coldstart"
 
 // Sample is one run of a container.
 type Sample struct {
@@ -78,89 +63,31 @@ type Scenario struct {
 	Probe bool
 }
 
-// ProbeNames lists the isolation checks, one per runtime.
-func ProbeNames() []string {
-	var out []string
-	for _, rt := range Runtimes {
-		out = append(out, "isolation/"+rt.Name)
-	}
-	return out
-}
-
 // ErrNotSupported marks a scenario this guest cannot run.
 var ErrNotSupported = errors.New("not supported here")
 
-// Names lists every container scenario, in run order.
-func Names() []string {
-	var out []string
-	for _, rt := range Runtimes {
-		out = append(out, "oci-run/"+rt.Name+"/"+SeccompNone, "oci-run/"+rt.Name+"/"+SeccompDefault)
-		if rt.Name == "csrun" {
-			out = append(out, "oci-run/csrun/"+SeccompCached)
-		}
-	}
-	return out
-}
-
-// NotByDefault are the container scenarios a run leaves out unless they
-// are named, each with the reason.
-var NotByDefault = map[string]string{
-	// Measured in the guest under TCG: 5 runs and a warm-up of it took
-	// 12.8 of a boot's 47.7 s. It times runc's own Go start-up without a
-	// filter; the kernel paths it crosses (namespaces, pivot_root, mounts,
-	// cgroups) are timed in every other oci-run scenario, far cheaper.
-	"oci-run/runc/none": "runc without seccomp costs a quarter of a boot and times runc's own start-up, not the kernel's",
-}
-
-// Lookup parses a scenario name.
+// Lookup returns the container run or isolation check called name (see
+// package plan for the names).
 func Lookup(name string) (Scenario, error) {
-	parts := strings.Split(name, "/")
-	if len(parts) == 2 && parts[0] == "isolation" {
-		for _, rt := range Runtimes {
-			if rt.Name == parts[1] {
-				return Scenario{Name: name, Runtime: rt.Name, Path: rt.Path, Seccomp: SeccompNone, Probe: true}, nil
-			}
-		}
-		return Scenario{}, fmt.Errorf("unknown runtime %q in %s (want one of %s)", parts[1], name, strings.Join(ProbeNames(), ", "))
+	if k := plan.KindOf(name); k != plan.ContainerRun && k != plan.IsolationCheck {
+		return Scenario{}, fmt.Errorf("unknown container scenario %q (want oci-run/<runtime>/<seccomp>, one of %s)", name, strings.Join(plan.ContainerRuns(), ", "))
 	}
-	if len(parts) != 3 || parts[0] != "oci-run" {
-		return Scenario{}, fmt.Errorf("unknown container scenario %q (want oci-run/<runtime>/<seccomp>, one of %s)", name, strings.Join(Names(), ", "))
+	c, err := plan.Lookup(name)
+	if err != nil {
+		return Scenario{}, err
 	}
-	s := Scenario{Name: name, Runtime: parts[1], Seccomp: parts[2]}
-	for _, rt := range Runtimes {
-		if rt.Name == s.Runtime {
-			s.Path = rt.Path
-		}
-	}
-	if s.Path == "" {
-		return Scenario{}, fmt.Errorf("unknown runtime %q in %s (want csrun, crun or runc)", s.Runtime, name)
-	}
-	switch s.Seccomp {
-	case SeccompNone, SeccompDefault:
-	case SeccompCached:
-		if s.Runtime != "csrun" {
-			return Scenario{}, fmt.Errorf("%s: only csrun has a seccomp cache", name)
-		}
-	default:
-		return Scenario{}, fmt.Errorf("unknown seccomp mode %q in %s (want none, default or cached)", s.Seccomp, name)
-	}
-	return s, nil
-}
-
-// IsContainer reports whether name is a container scenario.
-func IsContainer(name string) bool {
-	return strings.HasPrefix(name, "oci-run/") || strings.HasPrefix(name, "isolation/")
+	return Scenario{Name: name, Runtime: c.Runtime.Name, Path: c.Runtime.Path, Seccomp: c.Seccomp, Probe: c.Kind == plan.IsolationCheck}, nil
 }
 
 func (s Scenario) bundle() string {
 	if s.Probe {
-		return filepath.Join(BundleDir, "probe")
+		return filepath.Join(plan.BundleDir, "probe")
 	}
 	mode := s.Seccomp
-	if mode == SeccompCached {
-		mode = SeccompDefault
+	if mode == plan.SeccompCached {
+		mode = plan.SeccompDefault
 	}
-	return filepath.Join(BundleDir, mode)
+	return filepath.Join(plan.BundleDir, mode)
 }
 
 func (s Scenario) root() string { return filepath.Join(StateDir, s.Runtime) }
@@ -190,7 +117,7 @@ func (s Scenario) Run(ctx context.Context, iter int) (Sample, error) {
 		phaseFile = filepath.Join(StateDir, "phases.json")
 		os.Remove(phaseFile)
 		args = append(args, "--phase-timings", phaseFile)
-		if s.Seccomp != SeccompCached {
+		if s.Seccomp != plan.SeccompCached {
 			args = append(args, "--no-seccomp-cache")
 		}
 	}

@@ -5,14 +5,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"coldstart/plan"
 )
 
 func TestNamesAndLookup(t *testing.T) {
-	assert.Equal(t, []string{
-		"oci-run/csrun/none", "oci-run/csrun/default", "oci-run/csrun/cached",
-		"oci-run/crun/none", "oci-run/crun/default", "oci-run/runc/none", "oci-run/runc/default",
-	}, Names())
-	for _, n := range Names() {
+	for _, n := range plan.ContainerRuns() {
 		s, err := Lookup(n)
 		require.NoError(t, err, n)
 		assert.Equal(t, n, s.Name)
@@ -24,6 +22,7 @@ func TestNamesAndLookup(t *testing.T) {
 		{"oci-run/crun/strict", "unknown seccomp mode"},
 		{"oci-run/crun", "unknown container scenario"},
 		{"isolation/podman", "unknown runtime"},
+		{"netns", "unknown container scenario"},
 	}
 	for _, tt := range tests {
 		_, err := Lookup(tt.name)
@@ -31,11 +30,10 @@ func TestNamesAndLookup(t *testing.T) {
 	}
 	s, _ := Lookup("oci-run/csrun/cached")
 	assert.Equal(t, "/bundles/default", s.bundle(), "the cached run uses the default-profile bundle")
-	assert.Equal(t, []string{"isolation/csrun", "isolation/crun", "isolation/runc"}, ProbeNames())
-	for _, n := range ProbeNames() {
+	for _, n := range plan.IsolationChecks() {
 		s, err := Lookup(n)
 		require.NoError(t, err, n)
-		assert.True(t, IsContainer(n) && s.Probe, n)
+		assert.True(t, s.Probe, n)
 		assert.Equal(t, "/bundles/probe", s.bundle(), n)
 	}
 }
@@ -48,7 +46,7 @@ func TestParsePhases(t *testing.T) {
 }
 
 func TestLookupSeccomp(t *testing.T) {
-	for _, n := range SeccompNames {
+	for _, n := range plan.SeccompSteps() {
 		s, err := LookupSeccomp(n)
 		require.NoError(t, err)
 		assert.Equal(t, n, "seccomp-"+s.Step)

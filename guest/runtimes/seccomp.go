@@ -10,37 +10,27 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"coldstart/plan"
 )
 
-// ProfilePath is the default seccomp profile in the guest.
-const ProfilePath = "/profiles/default.json"
-
-// SeccompNames are the seccomp scenarios: the steps a runtime takes from a
-// profile to an installed filter, each timed by csrun in a fresh process
-// (csrun bench-seccomp): op_ns is the step, wall_ns the whole process.
-var SeccompNames = []string{"seccomp-resolve", "seccomp-compile", "seccomp-load"}
-
-// IsSeccomp reports whether name is a seccomp scenario.
-func IsSeccomp(name string) bool {
-	for _, n := range SeccompNames {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
-// SeccompStep is one seccomp scenario.
+// SeccompStep is one seccomp scenario: a step a runtime takes from a
+// profile to an installed filter, timed by csrun in a fresh process (csrun
+// bench-seccomp): op_ns is the step, wall_ns the whole process.
 type SeccompStep struct {
 	Name, Step, CSRun, Profile string
 }
 
 // LookupSeccomp returns the seccomp scenario name.
 func LookupSeccomp(name string) (SeccompStep, error) {
-	if !IsSeccomp(name) {
-		return SeccompStep{}, fmt.Errorf("unknown seccomp scenario %q (want one of %s)", name, strings.Join(SeccompNames, ", "))
+	if plan.KindOf(name) != plan.SeccompStep {
+		return SeccompStep{}, fmt.Errorf("unknown seccomp scenario %q (want one of %s)", name, strings.Join(plan.SeccompSteps(), ", "))
 	}
-	return SeccompStep{Name: name, Step: strings.TrimPrefix(name, "seccomp-"), CSRun: Runtimes[0].Path, Profile: ProfilePath}, nil
+	c, err := plan.Lookup(name)
+	if err != nil {
+		return SeccompStep{}, err
+	}
+	return SeccompStep{Name: name, Step: strings.TrimPrefix(name, "seccomp-"), CSRun: c.Runtime.Path, Profile: plan.ProfilePath}, nil
 }
 
 // Check says whether the guest has csrun and the profile.

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/sys/unix"
+
+	"coldstart/plan"
 )
 
 func TestAllOrderAndLookup(t *testing.T) {
@@ -25,6 +27,7 @@ func TestAllOrderAndLookup(t *testing.T) {
 	}
 	assert.Equal(t, "", all[4].Option, "mntns needs no option")
 	assert.Equal(t, "CONFIG_IPC_NS,CONFIG_POSIX_MQUEUE", all[7].Option)
+	assert.Equal(t, plan.Primitives(), Names(), "the catalogue lists the primitives this package runs")
 }
 
 func TestLookupUnknown(t *testing.T) {

@@ -403,21 +403,16 @@ func (c *capped) Write(p []byte) (int, error) {
 }
 
 // Describe renders the tracing state of dir (default DefaultDir) as
-// "current_tracer=nop tracing_on=0", or "no tracefs" when there is none.
+// "current_tracer=nop tracing_on=0", or event.NoTracefs when there is none
+// (event.Untraced reads it).
 func Describe(dir string) string {
 	t, on, err := State(dir)
 	if err != nil {
-		return "no tracefs"
+		return event.NoTracefs
 	}
 	o := "0"
 	if on {
 		o = "1"
 	}
 	return "current_tracer=" + t + " tracing_on=" + o
-}
-
-// Untraced reports whether a state from Describe means that nothing was
-// being traced: no tracer installed (tracing_on alone does not trace).
-func Untraced(state string) bool {
-	return state == "no tracefs" || strings.HasPrefix(state, "current_tracer=nop ")
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"coldstart/event"
 )
 
 func TestParseLine(t *testing.T) {
@@ -183,7 +185,7 @@ func TestPass(t *testing.T) {
 	assert.Equal(t, "0", read(t, dir, "tracing_on"))
 	assert.Empty(t, read(t, dir, "set_graph_function"))
 	assert.Empty(t, read(t, dir, "set_ftrace_pid"))
-	assert.True(t, Untraced(Describe(dir)))
+	assert.True(t, event.Untraced(Describe(dir)))
 }
 
 func TestPassIterationFails(t *testing.T) {
@@ -209,5 +211,5 @@ func TestPassUnsupported(t *testing.T) {
 	tr = Pass(Options{Dir: filepath.Join(t.TempDir(), "none")}, "netns", 3, iter)
 	assert.Contains(t, tr.Unsupported, "needs CONFIG_FUNCTION_GRAPH_TRACER")
 	assert.False(t, ran)
-	assert.Equal(t, "no tracefs", Describe(filepath.Join(t.TempDir(), "none")))
+	assert.Equal(t, event.NoTracefs, Describe(filepath.Join(t.TempDir(), "none")))
 }

@@ -15,9 +15,9 @@ import (
 	"sort"
 	"strings"
 
-	"coldstart/guest/agent"
 	"coldstart/harness/compare"
 	"coldstart/harness/results"
+	"coldstart/plan"
 )
 
 // Options are the minimums a baseline must meet.
@@ -79,7 +79,7 @@ func Check(path string, f *results.File, o Options) error {
 		// A boot needs MinSamplesPerBoot samples, or all the plan asked
 		// of a slow scenario when that is fewer (5 container runs).
 		need := o.MinSamplesPerBoot
-		if it := f.Plan.SlowIterations; it > 0 && agent.IsSlow(n) && it < need {
+		if it := f.Plan.SlowIterations; it > 0 && plan.IsSlow(n) && it < need {
 			need = it
 		}
 		usable := 0

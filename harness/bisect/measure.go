@@ -7,10 +7,10 @@ import (
 	"io"
 	"time"
 
-	"coldstart/guest/agent"
 	"coldstart/harness/matrix"
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
+	"coldstart/plan"
 )
 
 // Measurer boots kernels and returns one result file per target, in the
@@ -81,7 +81,7 @@ func (m *QEMUMeasurer) Measure(ctx context.Context, targets []matrix.Target, boo
 	}
 	if m.Accel == "" || m.Accel == "auto" {
 		probe := qemu.Options{Kernel: targets[0].Image.Boot(), Initrd: m.Initrd, CPUs: m.CPUs, MemoryMB: m.MemoryMB,
-			Append: agent.Plan{Iterations: 1, Warmups: 0}.Cmdline()}
+			Append: plan.Plan{Iterations: 1, Warmups: 0}.Cmdline()}
 		ok, why := qemu.ProbeKVM(ctx, probe, 30*time.Second)
 		m.Accel = qemu.AccelTCG
 		if ok {

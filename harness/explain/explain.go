@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"coldstart/guest/trace"
+	"coldstart/event"
 	"coldstart/harness/results"
 )
 
@@ -209,7 +209,7 @@ func side(f *results.File, scenario string, s *Side) (map[string]Figures, error)
 			s.Untraced = false
 		}
 		for _, st := range t.Timed {
-			s.Untraced = s.Untraced && trace.Untraced(st)
+			s.Untraced = s.Untraced && event.Untraced(st)
 		}
 	}
 	if s.Iterations == 0 {

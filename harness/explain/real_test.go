@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"coldstart/guest/trace"
+	"coldstart/event"
 	"coldstart/harness/explain"
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
@@ -61,7 +61,7 @@ func TestExplainRealKernels(t *testing.T) {
 				// Tracing was off during the timed iterations.
 				require.Len(t, tr.Timed, 2, "%s %s", f.Kernel.Name, name)
 				for _, st := range tr.Timed {
-					assert.True(t, trace.Untraced(st), "%s %s timed with %q", f.Kernel.Name, name, st)
+					assert.True(t, event.Untraced(st), "%s %s timed with %q", f.Kernel.Name, name, st)
 				}
 			}
 		}

@@ -15,11 +15,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"coldstart/guest/agent"
 	"coldstart/harness/kernels"
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
 	"coldstart/internal/testvm"
+	"coldstart/plan"
 )
 
 // TestBootFaults provokes real faults in real boots and checks that each
@@ -27,7 +27,7 @@ import (
 // command line.
 func TestBootFaults(t *testing.T) {
 	env := testvm.Require(t)
-	plan := agent.Plan{Scenarios: []string{"utsns"}, Iterations: 3, Warmups: 0}
+	bootPlan := plan.Plan{Scenarios: []string{"utsns"}, Iterations: 3, Warmups: 0}
 	short := Deadlines{Hello: 120 * time.Second, Scenario: 120 * time.Second, Shutdown: 20 * time.Second}
 	tests := []struct {
 		name      string
@@ -49,27 +49,27 @@ func TestBootFaults(t *testing.T) {
 		},
 		{
 			name:      "guest hangs in a scenario",
-			append:    append(plan.Cmdline(), "coldstart.fault=hang"),
+			append:    append(bootPlan.Cmdline(), "coldstart.fault=hang"),
 			dl:        Deadlines{Hello: 120 * time.Second, Scenario: 3 * time.Second, Shutdown: 5 * time.Second},
 			wantErr:   qemu.ErrTimeout,
 			wantInErr: []string{"waited too long for the first scenario", "fault=hang"},
 		},
 		{
 			name:      "guest too slow to boot",
-			append:    plan.Cmdline(),
+			append:    bootPlan.Cmdline(),
 			dl:        Deadlines{Hello: 300 * time.Millisecond, Scenario: time.Minute, Shutdown: 5 * time.Second},
 			wantErr:   qemu.ErrTimeout,
 			wantInErr: []string{"hello"},
 		},
 		{
 			name:      "agent crashes: no done event",
-			append:    append(plan.Cmdline(), "coldstart.fault=crash"),
+			append:    append(bootPlan.Cmdline(), "coldstart.fault=crash"),
 			wantErr:   qemu.ErrNoDone,
 			wantInErr: []string{"fault=crash"},
 		},
 		{
 			name:   "garbage on the event channel is rejected and counted",
-			append: append(plan.Cmdline(), "coldstart.fault=garbage"),
+			append: append(bootPlan.Cmdline(), "coldstart.fault=garbage"),
 			check: func(t *testing.T, out *bootOutcome) {
 				assert.GreaterOrEqual(t, out.rec.Damaged, 1)
 				assert.Len(t, out.samples["utsns"], 3)

@@ -33,11 +33,11 @@ import (
 	"sync"
 	"time"
 
-	"coldstart/guest/agent"
 	"coldstart/harness/kernels"
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
 	"coldstart/internal/syncio"
+	"coldstart/plan"
 )
 
 // Target is one kernel to run, with its verified image.
@@ -375,9 +375,9 @@ func (st *kernelState) hasGoodBoot(i int) bool {
 func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 	t := st.target
 	name := t.Kernel.Name
-	plan := agent.DefaultPlan()
-	plan.Scenarios, plan.Iterations, plan.SlowIterations, plan.Warmups, plan.SlowWarmups = o.Scenarios, o.Iterations, o.SlowIterations, o.Warmups, o.SlowWarmups
-	plan.Trace = o.Trace
+	boot := plan.DefaultBoot()
+	boot.Scenarios, boot.Iterations, boot.SlowIterations, boot.Warmups, boot.SlowWarmups = o.Scenarios, o.Iterations, o.SlowIterations, o.Warmups, o.SlowWarmups
+	boot.Trace = o.Trace
 	progress := func(s string) { fmt.Fprintf(o.Progress, "  %s: %s\n", name, s) }
 	if index == 0 || o.Jobs > 1 {
 		how := "PVH vmlinux"
@@ -391,7 +391,7 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 	}
 	vmo := qemu.Options{
 		Kernel: t.Image.Boot(), Initrd: o.Initrd, Accel: o.Accel, TCGThread: o.TCGThread, CPUs: o.CPUs, MemoryMB: o.MemoryMB,
-		Append:     append(plan.Cmdline(), o.Append...),
+		Append:     append(boot.Cmdline(), o.Append...),
 		ConsoleLog: filepath.Join(st.logDir, fmt.Sprintf("boot-%d.console.log", index)),
 	}
 	out := o.boot(ctx, vmo, index, o.Deadlines, progress)

@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"coldstart/event"
-	"coldstart/guest/agent"
 	"coldstart/harness/qemu"
 	"coldstart/internal/testvm"
+	"coldstart/plan"
 )
 
 // TestVMIsolation boots the default kernel and checks how the guest is
@@ -25,7 +25,7 @@ func TestVMIsolation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	vm, err := qemu.Start(ctx, qemu.Options{Kernel: env.Image.Boot(), Initrd: env.Initrd,
-		Append: agent.Plan{Iterations: 1}.Cmdline()})
+		Append: plan.Plan{Iterations: 1}.Cmdline()})
 	require.NoError(t, err)
 	defer vm.Stop()
 
