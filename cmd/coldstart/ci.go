@@ -36,17 +36,16 @@ type lab struct {
 	measurer func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (bisect.Measurer, error)
 }
 
-func realLab() lab {
+func realLab() lab { return labBuilding(guestimage.Build) }
+
+// labBuilding is the real lab, with build making the initramfs.
+func labBuilding(build func(context.Context, guestimage.Options) (*guestimage.Image, error)) lab {
 	return lab{
 		builder: func(cache, fragment, name string, jobs int) bisect.Builder {
 			return &bisect.KernelBuilder{Fetcher: &kernels.Fetcher{CacheDir: cache, Jobs: jobs}, Fragment: fragment, Name: name}
 		},
 		measurer: func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (bisect.Measurer, error) {
-			containers := false
-			for _, n := range scenarios {
-				containers = containers || plan.KindOf(n) == plan.ContainerRun || plan.KindOf(n) == plan.IsolationCheck
-			}
-			ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Containers: containers})
+			ir, err := build(ctx, guestimage.Options{Source: src, Cache: cache, Scenarios: scenarios})
 			if err != nil {
 				return nil, setupError{err}
 			}

@@ -9,8 +9,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
 	"coldstart/harness/bisect"
 	"coldstart/harness/bisect/bisecttest"
+	"coldstart/harness/guestimage"
+	"coldstart/harness/initramfs"
 )
 
 // fakeLab builds with bisecttest's fakes: commits holding the delay file
@@ -21,6 +26,23 @@ func fakeLab(b *bisecttest.Builder, m *bisecttest.Measurer) lab {
 		measurer: func(context.Context, io.Writer, string, string, []string, vmFlags) (bisect.Measurer, error) {
 			return m, nil
 		},
+	}
+}
+
+// The initramfs of ci and bisect serves the scenarios they measure: it
+// once got the runtimes only for container runs, and seccomp-compile ran
+// without csrun.
+func TestLabImageServesItsScenarios(t *testing.T) {
+	for _, names := range [][]string{{"seccomp-compile"}, {"netns", "ipcns"}, {"oci-run/crun/none"}} {
+		var got guestimage.Options
+		lb := labBuilding(func(_ context.Context, o guestimage.Options) (*guestimage.Image, error) {
+			got = o
+			return &guestimage.Image{Result: &initramfs.Result{Path: "/initrd"}}, nil
+		})
+		m, err := lb.measurer(context.Background(), io.Discard, "/src", "/cache", names, vmFlags{})
+		require.NoError(t, err)
+		assert.Equal(t, names, got.Scenarios, "the image's scenarios")
+		assert.Equal(t, names, m.(*bisect.QEMUMeasurer).Scenarios, "the measured scenarios")
 	}
 }
 

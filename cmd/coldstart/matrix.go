@@ -205,11 +205,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	}
 
 	start := time.Now()
-	containers := false
-	for _, n := range scenarios {
-		containers = containers || plan.KindOf(n).RunsPrograms()
-	}
-	ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Containers: containers})
+	ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Scenarios: scenarios})
 	if err != nil {
 		return setupError{err}
 	}

@@ -17,15 +17,18 @@ import (
 
 	"coldstart/harness/benchbundle"
 	"coldstart/harness/initramfs"
+	"coldstart/plan"
 )
 
 // Options say where the source and the cache are.
 type Options struct {
 	Source string // the coldstart module root
 	Cache  string // the cache root
-	// Containers adds the runtimes and bundles; without it the image holds
-	// only what the kernel-primitive scenarios need.
-	Containers bool
+	// Scenarios are the scenarios the image must serve. When any of them
+	// runs programs (plan.NeedsRuntimes) the image gets the runtimes, the
+	// bundles and the seccomp profile; otherwise it holds only what the
+	// kernel primitives need.
+	Scenarios []string
 }
 
 // Image is a built initramfs.
@@ -46,7 +49,7 @@ func Build(ctx context.Context, o Options) (*Image, error) {
 	}
 	im := &Image{}
 	var files []initramfs.File
-	if o.Containers {
+	if plan.NeedsRuntimes(o.Scenarios) {
 		if _, err := os.Stat(filepath.Join(o.Source, "cmd/csrun")); err == nil {
 			csrun, err := initramfs.StaticCgo(ctx, o.Source, binDir, "./cmd/csrun", "csrun")
 			if err != nil {
