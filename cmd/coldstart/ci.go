@@ -50,8 +50,8 @@ func labBuilding(build func(context.Context, guestimage.Options) (*guestimage.Im
 				return nil, setupError{err}
 			}
 			dl := matrix.DefaultDeadlines()
-			return &bisect.QEMUMeasurer{Initrd: ir.Path, Scenarios: scenarios, Iterations: vf.iterations, Warmups: vf.warmups,
-				SlowIterations: vf.slowIters, SlowWarmups: vf.slowWarm,
+			return &bisect.QEMUMeasurer{Initrd: ir.Path,
+				Plan:  plan.Plan{Scenarios: scenarios, Iterations: vf.iterations, Warmups: vf.warmups, SlowIterations: vf.slowIters, SlowWarmups: vf.slowWarm},
 				Accel: vf.accel, CPUs: vf.cpus, MemoryMB: vf.memory, Deadlines: dl, Progress: prefixWriter(stderr, "  ")}, nil
 		},
 	}

@@ -14,6 +14,7 @@ import (
 
 	"coldstart/harness/results"
 	"coldstart/internal/golden"
+	"coldstart/plan"
 )
 
 // writeRun writes one kernel's result file with boots × 20 samples of
@@ -24,7 +25,7 @@ func writeRun(t *testing.T, dir string, seed uint64, boots int, scale float64, m
 	rng := rand.New(rand.NewPCG(seed, 1))
 	f := &results.File{Schema: results.Schema, Accel: "tcg", Complete: true,
 		Kernel:    results.Kernel{Name: "debian-6.1-cloud", Version: "6.1.192"},
-		Plan:      results.Plan{Scenarios: []string{"netns", "ipcns"}, Boots: boots, Iterations: 20},
+		Plan:      results.Plan{Plan: plan.Plan{Scenarios: []string{"netns", "ipcns"}, Boots: boots, Iterations: 20}},
 		Scenarios: map[string]*results.Scenario{}}
 	for b := 0; b < boots; b++ {
 		f.Boots = append(f.Boots, results.Boot{Index: b, Status: "ok"})

@@ -75,8 +75,8 @@ func TestResumeKeepsAdaptive(t *testing.T) {
 		require.NoError(t, results.Write(filepath.Join(dir, "debian-6.1-cloud.json"), f))
 		return dir
 	}
-	adaptive := write(results.Plan{Scenarios: []string{"utsns"}, Boots: 5, MaxBoots: 15, AddedBoots: 3, Iterations: 3, CPUs: 2, MemoryMB: 512})
-	plain := write(results.Plan{Scenarios: []string{"utsns"}, Boots: 5, Iterations: 3, CPUs: 2, MemoryMB: 512})
+	adaptive := write(results.Plan{Plan: plan.Plan{Scenarios: []string{"utsns"}, Boots: 5, MaxBoots: 15, AddedBoots: 3, Iterations: 3}, CPUs: 2, MemoryMB: 512})
+	plain := write(results.Plan{Plan: plan.Plan{Scenarios: []string{"utsns"}, Boots: 5, Iterations: 3}, CPUs: 2, MemoryMB: 512})
 	for _, tt := range []struct {
 		name string
 		args []string

@@ -234,8 +234,8 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	dl := matrix.DefaultDeadlines()
 	dl.Hello, dl.Scenario = mf.helloTO, mf.scenarioTO
 	mo := matrix.Options{
-		Targets: targets, Initrd: ir.Path, Scenarios: scenarios,
-		Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Trace: mf.trace, Warmups: mf.warmups, SlowWarmups: mf.slowWarm,
+		Targets: targets, Initrd: ir.Path,
+		Plan:  plan.Plan{Scenarios: scenarios, Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Trace: mf.trace, Warmups: mf.warmups, SlowWarmups: mf.slowWarm},
 		Accel: accel, TCGThread: mf.tcgThread, CPUs: mf.cpus, MemoryMB: mf.memory, Append: appendWords,
 		Deadlines: dl, OutDir: outDir, Progress: stderr,
 		Jobs: mf.jobs, Shard: shard, Resume: mf.resume != "",

@@ -6,6 +6,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"coldstart/harness/results"
+	"coldstart/plan"
 )
 
 // file has boots boots of netns (20 samples each) and oci-run/csrun/none
@@ -13,7 +14,7 @@ import (
 func file(boots, perBoot, slowIterations int) *results.File {
 	f := &results.File{Schema: results.Schema, Complete: true,
 		Kernel:    results.Kernel{Name: "k"},
-		Plan:      results.Plan{Scenarios: []string{"netns", "oci-run/csrun/none"}, Boots: boots, Iterations: 20, SlowIterations: slowIterations},
+		Plan:      results.Plan{Plan: plan.Plan{Scenarios: []string{"netns", "oci-run/csrun/none"}, Boots: boots, Iterations: 20, SlowIterations: slowIterations}},
 		Scenarios: map[string]*results.Scenario{}}
 	for _, sc := range []struct {
 		name string

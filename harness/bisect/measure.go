@@ -50,20 +50,15 @@ func Traced(m Measurer, n int) (Measurer, error) {
 // single job takes them in that order, which is the alternation Measurer
 // promises.
 type QEMUMeasurer struct {
-	Initrd     string
-	Scenarios  []string
-	Iterations int
-	Warmups    int
-	// SlowIterations and SlowWarmups are matrix.Options' (containers,
-	// seccomp steps); 0: the same as Iterations and Warmups.
-	SlowIterations, SlowWarmups int
-	Accel                       string // "auto" probes KVM with the first kernel measured
-	CPUs                        int
-	MemoryMB                    int
-	Append                      []string
+	Initrd string
+	// Plan is what each target gets; Measure's boots replace its Boots.
 	// Trace, when above 0, traces that many iterations per scenario after
-	// the timed ones (matrix.Options.Trace).
-	Trace     int
+	// the timed ones.
+	plan.Plan
+	Accel     string // "auto" probes KVM with the first kernel measured
+	CPUs      int
+	MemoryMB  int
+	Append    []string
 	Deadlines matrix.Deadlines
 	Progress  io.Writer
 
@@ -93,11 +88,11 @@ func (m *QEMUMeasurer) Measure(ctx context.Context, targets []matrix.Target, boo
 	if run == nil {
 		run = matrix.Run
 	}
+	p := m.Plan
+	p.Boots = boots
 	files, err := run(ctx, matrix.Options{
-		Targets: targets, Initrd: m.Initrd, Scenarios: m.Scenarios,
-		Boots: boots, Iterations: m.Iterations, Warmups: m.Warmups,
-		SlowIterations: m.SlowIterations, SlowWarmups: m.SlowWarmups,
-		Accel: m.Accel, CPUs: m.CPUs, MemoryMB: m.MemoryMB, Append: m.Append, Trace: m.Trace,
+		Targets: targets, Initrd: m.Initrd, Plan: p,
+		Accel: m.Accel, CPUs: m.CPUs, MemoryMB: m.MemoryMB, Append: m.Append,
 		Deadlines: m.Deadlines, OutDir: dir, Progress: progress,
 		Jobs: 1, // strict alternation; see the type's comment
 	})

@@ -10,13 +10,14 @@ import (
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/results"
+	"coldstart/plan"
 )
 
 // The real Measurer runs one VM at a time over matrix.Units, which orders
 // the units boot-major: base, head, base, head, ...
 func TestQEMUMeasurerAlternates(t *testing.T) {
 	var got matrix.Options
-	m := &QEMUMeasurer{Accel: "tcg", Scenarios: []string{"ipcns"}, Iterations: 5, SlowIterations: 4, SlowWarmups: 1,
+	m := &QEMUMeasurer{Accel: "tcg", Plan: plan.Plan{Scenarios: []string{"ipcns"}, Iterations: 5, SlowIterations: 4, SlowWarmups: 1},
 		run: func(_ context.Context, o matrix.Options) ([]*results.File, error) {
 			got = o
 			var fs []*results.File

@@ -19,6 +19,7 @@ import (
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
 	"coldstart/internal/testvm"
+	"coldstart/plan"
 )
 
 // realKernels are the two Debian kernels the end-to-end test explains.
@@ -100,8 +101,8 @@ func runTraced(t *testing.T, env *testvm.Env, out string) []*results.File {
 	}
 	var progress bytes.Buffer
 	files, err := matrix.Run(ctx, matrix.Options{
-		Targets: targets, Initrd: env.Initrd, Scenarios: []string{"netns", "utsns"},
-		Boots: 1, Iterations: 8, Warmups: 1, Accel: qemu.AccelTCG, CPUs: 2, MemoryMB: 1024,
+		Targets: targets, Initrd: env.Initrd, Plan: plan.Plan{Scenarios: []string{"netns", "utsns"}, Boots: 1, Iterations: 8, Warmups: 1},
+		Accel: qemu.AccelTCG, CPUs: 2, MemoryMB: 1024,
 		Append: []string{"coldstart.trace=3"}, OutDir: out, Progress: &progress, Jobs: 1,
 	})
 	t.Logf("matrix:\n%s", progress.String())

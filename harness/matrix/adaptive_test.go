@@ -16,6 +16,7 @@ import (
 	"coldstart/harness/kernels"
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
+	"coldstart/plan"
 	"coldstart/stats"
 )
 
@@ -69,7 +70,7 @@ func (k fakeKernel) wall(scenario string, boot, iter int) int64 {
 }
 
 func fakeBaseline(k fakeKernel) *results.File {
-	plan := results.Plan{Scenarios: fakeScenarios, Boots: k.baseBoots, Iterations: fakeIters}
+	plan := results.Plan{Plan: plan.Plan{Scenarios: fakeScenarios, Boots: k.baseBoots, Iterations: fakeIters}}
 	f := &results.File{Schema: results.Schema, Kernel: results.Kernel{Name: k.name, SHA256: "base"}, Accel: qemu.AccelTCG, Plan: plan, Complete: true}
 	samples := map[int]map[string][]results.Sample{}
 	for b := 0; b < k.baseBoots; b++ {
@@ -140,7 +141,7 @@ func (l *fakeLab) options(t *testing.T, out string, progress *bytes.Buffer) Opti
 	co := compare.DefaultOptions()
 	co.Rounds = 500
 	return Options{
-		Targets: targets, Scenarios: fakeScenarios, Boots: fakePlanned, Iterations: fakeIters,
+		Targets: targets, Plan: plan.Plan{Scenarios: fakeScenarios, Boots: fakePlanned, Iterations: fakeIters},
 		Accel: qemu.AccelTCG, CPUs: 2, MemoryMB: 512, OutDir: out, Progress: progress, Jobs: 2,
 		Adaptive: &Adaptive{Baselines: baselines, MaxBoots: fakeMaxBoots, Compare: co},
 		boot:     l.boot,
@@ -318,5 +319,5 @@ func TestAdaptiveRuleLooksOnce(t *testing.T) {
 	assert.Equal(t, 0.01, a.Rule(5).Alpha, "no added boots: the plain rule")
 	a.MaxBoots = 15
 	assert.Less(t, a.Rule(5).Alpha, 0.002)
-	assert.True(t, strings.HasPrefix(planBoots(results.Plan{Boots: 5, MaxBoots: 15}), "5 boots (adaptive"))
+	assert.True(t, strings.HasPrefix(planBoots(results.Plan{Plan: plan.Plan{Boots: 5, MaxBoots: 15}}), "5 boots (adaptive"))
 }

@@ -174,7 +174,7 @@ func TestInterruptKeepsPartialResults(t *testing.T) {
 	})
 	files, err := Run(ctx, Options{
 		Targets: []Target{{Kernel: env.Kernel, Image: env.Image}}, Initrd: env.Initrd,
-		Scenarios: []string{"netns", "utsns"}, Boots: 3, Iterations: 200, Warmups: 0,
+		Plan:  plan.Plan{Scenarios: []string{"netns", "utsns"}, Boots: 3, Iterations: 200, Warmups: 0},
 		Accel: qemu.AccelTCG, CPUs: 2, MemoryMB: 512, OutDir: out, Progress: progress,
 	})
 	require.ErrorIs(t, err, context.Canceled)

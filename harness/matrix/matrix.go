@@ -48,22 +48,14 @@ type Target struct {
 
 // Options configure a matrix run.
 type Options struct {
-	Targets    []Target
-	Initrd     string
-	Scenarios  []string
-	Boots      int
-	Iterations int
-	// SlowIterations, when above 0, is the iteration count of the
-	// scenarios that run whole programs (containers, seccomp steps).
-	SlowIterations int
-	// Trace, when above 0, traces that many extra iterations per scenario
-	// with function_graph after the timed ones (for coldstart explain).
-	Trace   int
-	Warmups int
-	// SlowWarmups, when above 0, is the warm-up count of the same slow
-	// scenarios.
-	SlowWarmups int
-	Accel       string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
+	Targets []Target
+	Initrd  string
+	// Plan is what each kernel gets (Trace, when above 0, for coldstart
+	// explain). Run records it in the result files, with MaxBoots taken
+	// from Adaptive and AddedBoots counted as boots are added: a caller
+	// leaves those two 0.
+	plan.Plan
+	Accel string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
 	// TCGThread is qemu.Options.TCGThread ("single" or "multi").
 	TCGThread string
 	CPUs      int
@@ -288,7 +280,7 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 		samples: map[int]map[string][]results.Sample{},
 	}
 	plan := results.Plan{
-		Scenarios: o.Scenarios, Boots: o.Boots, Iterations: o.Iterations, SlowIterations: o.SlowIterations, Trace: o.Trace, Warmups: o.Warmups, SlowWarmups: o.SlowWarmups,
+		Plan: o.Plan,
 		CPUs: o.CPUs, MemoryMB: o.MemoryMB, Append: o.Append,
 	}
 	if o.Adaptive != nil {
@@ -347,9 +339,7 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 
 // samePlan checks that a resumed run asks for what the first part did.
 func samePlan(a, b results.Plan) error {
-	if strings.Join(a.Scenarios, ",") != strings.Join(b.Scenarios, ",") || a.Boots != b.Boots || a.MaxBoots != b.MaxBoots ||
-		a.Iterations != b.Iterations || a.SlowIterations != b.SlowIterations || a.SlowWarmups != b.SlowWarmups || a.TCGThread != b.TCGThread || a.Trace != b.Trace || a.Warmups != b.Warmups || a.CPUs != b.CPUs || a.MemoryMB != b.MemoryMB ||
-		strings.Join(a.Append, " ") != strings.Join(b.Append, " ") {
+	if !a.Same(b) {
 		return fmt.Errorf("its plan (%s x %d iterations of %s) differs from this one (%s x %d of %s): resume with the same flags",
 			planBoots(a), a.Iterations, strings.Join(a.Scenarios, ","), planBoots(b), b.Iterations, strings.Join(b.Scenarios, ","))
 	}
@@ -375,9 +365,6 @@ func (st *kernelState) hasGoodBoot(i int) bool {
 func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 	t := st.target
 	name := t.Kernel.Name
-	boot := plan.DefaultBoot()
-	boot.Scenarios, boot.Iterations, boot.SlowIterations, boot.Warmups, boot.SlowWarmups = o.Scenarios, o.Iterations, o.SlowIterations, o.Warmups, o.SlowWarmups
-	boot.Trace = o.Trace
 	progress := func(s string) { fmt.Fprintf(o.Progress, "  %s: %s\n", name, s) }
 	if index == 0 || o.Jobs > 1 {
 		how := "PVH vmlinux"
@@ -391,7 +378,7 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 	}
 	vmo := qemu.Options{
 		Kernel: t.Image.Boot(), Initrd: o.Initrd, Accel: o.Accel, TCGThread: o.TCGThread, CPUs: o.CPUs, MemoryMB: o.MemoryMB,
-		Append:     append(boot.Cmdline(), o.Append...),
+		Append:     append(o.Plan.Cmdline(), o.Append...),
 		ConsoleLog: filepath.Join(st.logDir, fmt.Sprintf("boot-%d.console.log", index)),
 	}
 	out := o.boot(ctx, vmo, index, o.Deadlines, progress)

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"coldstart/harness/results"
+	"coldstart/plan"
 )
 
 func TestParseShard(t *testing.T) {
@@ -84,7 +85,7 @@ func shardFile(kernel string, boots []int, plan results.Plan) *results.File {
 }
 
 func TestMergeJoinsShards(t *testing.T) {
-	plan := results.Plan{Scenarios: []string{"netns", "ipcns"}, Boots: 3, Iterations: 2}
+	plan := results.Plan{Plan: plan.Plan{Scenarios: []string{"netns", "ipcns"}, Boots: 3, Iterations: 2}}
 	d1, d2, out := t.TempDir(), t.TempDir(), t.TempDir()
 	require.NoError(t, results.Write(filepath.Join(d1, "k.json"), shardFile("k", []int{0, 2}, plan)))
 	require.NoError(t, results.Write(filepath.Join(d2, "k.json"), shardFile("k", []int{1}, plan)))

@@ -11,12 +11,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"coldstart/harness/results"
+	"coldstart/plan"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestRatiosPairWithinBoots(t *testing.T) {
-	plan := results.Plan{Scenarios: []string{"oci-run/csrun/default", "oci-run/crun/default", "oci-run/csrun/cached"}, Boots: 2, Iterations: 3}
+	plan := results.Plan{Plan: plan.Plan{Scenarios: []string{"oci-run/csrun/default", "oci-run/crun/default", "oci-run/csrun/cached"}, Boots: 2, Iterations: 3}}
 	f := &results.File{Plan: plan}
 	samples := map[int]map[string][]results.Sample{}
 	for b, scale := range []int64{1, 3} { // boot 1 runs 3x slower: drift that pairing cancels

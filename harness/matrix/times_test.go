@@ -8,12 +8,13 @@ import (
 
 	"coldstart/harness/results"
 	"coldstart/internal/golden"
+	"coldstart/plan"
 )
 
 // Two good boots and a failed one, whose times are left out; a file from
 // before the timeline adds no row.
 func TestWriteTimes(t *testing.T) {
-	f := &results.File{Kernel: results.Kernel{Name: "debian-6.1-cloud"}, Plan: results.Plan{Scenarios: []string{"netns", "oci-run/runc/default"}, Boots: 3}}
+	f := &results.File{Kernel: results.Kernel{Name: "debian-6.1-cloud"}, Plan: results.Plan{Plan: plan.Plan{Scenarios: []string{"netns", "oci-run/runc/default"}, Boots: 3}}}
 	samples := map[int]map[string][]results.Sample{}
 	for b, scale := range []float64{1, 2} {
 		f.Boots = append(f.Boots, results.Boot{

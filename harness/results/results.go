@@ -19,10 +19,12 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"coldstart/event"
 	"coldstart/internal/atomicfile"
+	"coldstart/plan"
 )
 
 // Schema is the result file's version.
@@ -84,34 +86,22 @@ type Sample struct {
 	Phases map[string]int64 `json:"phases,omitempty"`
 }
 
-// Plan is what each boot was asked to do.
+// Plan is what each boot was asked to do: the measurement (package plan,
+// whose fields come first in the file) and the VM it ran in.
 type Plan struct {
-	Scenarios []string `json:"scenarios"`
-	// Boots is the number of boots planned for every kernel.
-	Boots int `json:"boots"`
-	// MaxBoots, set by an adaptive run (coldstart matrix --adaptive), is
-	// how many boots a kernel may get while its comparison with its
-	// baseline is unknown.
-	MaxBoots int `json:"max_boots,omitempty"`
-	// AddedBoots is how many boots the adaptive run added to this kernel,
-	// after the planned ones: its boots are 0 .. Boots+AddedBoots-1. A boot
-	// is counted here before it runs, so an interrupted run resumes it.
-	AddedBoots int `json:"added_boots,omitempty"`
-	Iterations int `json:"iterations"`
-	// SlowIterations replaces Iterations for oci-run/* and seccomp-*.
-	SlowIterations int `json:"slow_iterations,omitempty"`
-	// Trace is how many iterations per scenario were traced after the
-	// timed ones (function_graph), for explain.
-	Trace   int `json:"trace,omitempty"`
-	Warmups int `json:"warmups"`
-	// SlowWarmups, when above 0, replaces Warmups for oci-run/* and
-	// seccomp-* (absent in files from before it existed: same as Warmups).
-	SlowWarmups int `json:"slow_warmups,omitempty"`
-	CPUs        int `json:"cpus"`
+	plan.Plan
+	CPUs int `json:"cpus"`
 	// TCGThread is "single" or "multi" under TCG ("" with KVM).
 	TCGThread string   `json:"tcg_thread,omitempty"`
 	MemoryMB  int      `json:"memory_mb"`
 	Append    []string `json:"append,omitempty"`
+}
+
+// Same reports whether p and q ask for the same boots, as a resumed or
+// merged run must (see plan.Plan.Same).
+func (p Plan) Same(q Plan) bool {
+	return p.Plan.Same(q.Plan) && p.CPUs == q.CPUs && p.TCGThread == q.TCGThread && p.MemoryMB == q.MemoryMB &&
+		strings.Join(p.Append, " ") == strings.Join(q.Append, " ")
 }
 
 // Boot records one boot.

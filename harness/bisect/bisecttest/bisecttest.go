@@ -25,6 +25,7 @@ import (
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/results"
+	"coldstart/plan"
 )
 
 // DelayFile is the file whose presence makes a commit's kernel slow.
@@ -213,7 +214,7 @@ func (m *Measurer) Measure(ctx context.Context, targets []matrix.Target, boots i
 		files[i] = &results.File{
 			Schema:    results.Schema,
 			Kernel:    results.Kernel{Name: t.Kernel.Name, SHA256: t.Image.SHA256, Release: t.Image.Release},
-			Plan:      results.Plan{Scenarios: []string{m.Scenario}, Boots: boots, Iterations: its},
+			Plan:      results.Plan{Plan: plan.Plan{Scenarios: []string{m.Scenario}, Boots: boots, Iterations: its}},
 			Scenarios: map[string]*results.Scenario{m.Scenario: {Status: results.StatusOK}},
 			Complete:  true,
 		}
