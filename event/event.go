@@ -75,14 +75,21 @@ type Hello struct {
 	NetIfaces []string `json:"net_ifaces,omitempty"`
 }
 
-// Sample is one iteration of a scenario. Times are nanoseconds.
+// Sample is one iteration of a scenario, on the wire and in the result
+// files (results.Sample is this type). Times are nanoseconds; what WallNS
+// and OpNS span depends on the scenario (see guest/scenario and
+// guest/runtimes).
 type Sample struct {
+	// Boot is the index of the boot the sample came from: the host sets it
+	// when it stores the sample; the guest leaves it 0.
+	Boot   int   `json:"boot"`
 	Iter   int   `json:"iter"`
-	WallNS int64 `json:"wall_ns"`
-	OpNS   int64 `json:"op_ns"`
-	UserNS int64 `json:"user_ns"`
-	SysNS  int64 `json:"sys_ns"`
-	// Phases are a runtime's own phase timings (ns), when it reports them.
+	WallNS int64 `json:"wall_ns"` // the whole iteration, CLOCK_MONOTONIC
+	OpNS   int64 `json:"op_ns"`   // the measured operation alone
+	UserNS int64 `json:"user_ns"` // the child's user time (rusage)
+	SysNS  int64 `json:"sys_ns"`  // the child's system time (rusage)
+	// Phases are a runtime's own phase timings (ns), when it reports them
+	// (csrun's start-up phases, for oci-run samples).
 	Phases map[string]int64 `json:"phases,omitempty"`
 }
 

@@ -138,7 +138,7 @@ func lookup(name string) (*job, error) {
 		if err != nil {
 			return nil, err
 		}
-		return containerJob(name, c.Check, func(ctx context.Context, _ int) (runtimes.Sample, error) { return c.Run(ctx) }), nil
+		return containerJob(name, c.Check, func(ctx context.Context, _ int) (event.Sample, error) { return c.Run(ctx) }), nil
 	case plan.ContainerRun, plan.IsolationCheck:
 		c, err := runtimes.Lookup(name)
 		if err != nil {
@@ -166,13 +166,14 @@ func lookup(name string) (*job, error) {
 			if errors.As(err, &ue) {
 				return event.Sample{}, err
 			}
-			return event.Sample{Iter: iter, WallNS: x.WallNS, OpNS: x.OpNS, UserNS: x.UserNS, SysNS: x.SysNS}, err
+			x.Iter = iter
+			return x, err
 		},
 	}, nil
 }
 
 // containerJob adapts a scenario that runs a program in the guest.
-func containerJob(name string, check func() error, run func(context.Context, int) (runtimes.Sample, error)) *job {
+func containerJob(name string, check func() error, run func(context.Context, int) (event.Sample, error)) *job {
 	return &job{
 		name: name,
 		check: func() (*event.Unsupported, error) {
@@ -186,7 +187,8 @@ func containerJob(name string, check func() error, run func(context.Context, int
 		},
 		run: func(ctx context.Context, iter int) (event.Sample, error) {
 			s, err := run(ctx, iter)
-			return event.Sample{Iter: iter, WallNS: s.WallNS, OpNS: s.OpNS, UserNS: s.UserNS, SysNS: s.SysNS, Phases: s.Phases}, err
+			s.Iter = iter
+			return s, err
 		},
 	}
 }

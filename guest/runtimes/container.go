@@ -38,18 +38,12 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"coldstart/event"
 	"coldstart/plan"
 )
 
 // StateDir holds the runtimes' state (their --root).
 const StateDir = "/run/coldstart"
-
-// Sample is one run of a container.
-type Sample struct {
-	WallNS, OpNS, UserNS, SysNS int64
-	// Phases are csrun's own phase timings (ns), nil for other runtimes.
-	Phases map[string]int64
-}
 
 // Scenario is one runtime x seccomp combination.
 type Scenario struct {
@@ -109,7 +103,7 @@ func (s Scenario) Check() error {
 }
 
 // Run runs the bundle once, to exit. iter makes the container id unique.
-func (s Scenario) Run(ctx context.Context, iter int) (Sample, error) {
+func (s Scenario) Run(ctx context.Context, iter int) (event.Sample, error) {
 	id := fmt.Sprintf("cs-%d-%d", os.Getpid(), iter)
 	args := append([]string{"--root", s.root()}, s.ExtraArgs...)
 	var phaseFile string
@@ -138,11 +132,11 @@ func (s Scenario) Run(ctx context.Context, iter int) (Sample, error) {
 			msg = msg[len(msg)-2000:]
 		}
 		if opt := missingOption(msg); opt != "" {
-			return Sample{}, fmt.Errorf("%w: %s needs %s, which this kernel lacks: %s", ErrNotSupported, s.Runtime, opt, msg)
+			return event.Sample{}, fmt.Errorf("%w: %s needs %s, which this kernel lacks: %s", ErrNotSupported, s.Runtime, opt, msg)
 		}
-		return Sample{}, fmt.Errorf("%s %s: %v: %s", s.Runtime, strings.Join(args, " "), err, msg)
+		return event.Sample{}, fmt.Errorf("%s %s: %v: %s", s.Runtime, strings.Join(args, " "), err, msg)
 	}
-	smp := Sample{WallNS: wall.Nanoseconds(), OpNS: wall.Nanoseconds()}
+	smp := event.Sample{WallNS: wall.Nanoseconds(), OpNS: wall.Nanoseconds()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		smp.UserNS = ru.Utime.Nano()
 		smp.SysNS = ru.Stime.Nano()

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"coldstart/event"
 	"coldstart/plan"
 )
 
@@ -44,7 +45,7 @@ func (s SeccompStep) Check() error {
 }
 
 // Run times the step once.
-func (s SeccompStep) Run(ctx context.Context) (Sample, error) {
+func (s SeccompStep) Run(ctx context.Context) (event.Sample, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, s.CSRun, "bench-seccomp", s.Step, s.Profile)
@@ -56,18 +57,18 @@ func (s SeccompStep) Run(ctx context.Context) (Sample, error) {
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "seccomp(2)") && strings.Contains(msg, "invalid argument") {
-			return Sample{}, fmt.Errorf("%w: %s (kernel option CONFIG_SECCOMP_FILTER)", ErrNotSupported, msg)
+			return event.Sample{}, fmt.Errorf("%w: %s (kernel option CONFIG_SECCOMP_FILTER)", ErrNotSupported, msg)
 		}
-		return Sample{}, fmt.Errorf("csrun bench-seccomp %s: %v: %s", s.Step, err, msg)
+		return event.Sample{}, fmt.Errorf("csrun bench-seccomp %s: %v: %s", s.Step, err, msg)
 	}
 	var r struct {
 		OpNS  int64 `json:"op_ns"`
 		Count int64 `json:"count"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-		return Sample{}, fmt.Errorf("csrun bench-seccomp %s printed %q: %v", s.Step, out.String(), err)
+		return event.Sample{}, fmt.Errorf("csrun bench-seccomp %s printed %q: %v", s.Step, out.String(), err)
 	}
-	smp := Sample{WallNS: wall.Nanoseconds(), OpNS: r.OpNS, Phases: map[string]int64{"count": r.Count}}
+	smp := event.Sample{WallNS: wall.Nanoseconds(), OpNS: r.OpNS, Phases: map[string]int64{"count": r.Count}}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		smp.UserNS = ru.Utime.Nano()
 		smp.SysNS = ru.Stime.Nano()

@@ -8,7 +8,7 @@
 // mount and IPC namespaces, then a mount of an mqueue file system in the
 // child, as a container runtime does) and clone-all (the namespace set a
 // rootful runtime asks for). One call to [Scenario.Run] is one iteration and
-// yields one [Sample]:
+// yields one [event.Sample]:
 //
 //   - WallNS: from just before the clone system call to the parent's return
 //     from wait4 (create, exit, teardown, reap: what `unshare -n true`

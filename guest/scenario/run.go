@@ -13,6 +13,8 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"coldstart/event"
 )
 
 // Child modes of rawClone (also used by clone_amd64.s through go_asm.h).
@@ -95,13 +97,13 @@ func mountNS() (uint64, error) {
 // mqueue scenario needs Prepare first. Errors are an *UnsupportedError when
 // the kernel lacks what the scenario needs, and otherwise name the failing
 // call and its errno.
-func (s Scenario) Run() (Sample, error) {
+func (s Scenario) Run() (event.Sample, error) {
 	sp, err := lookupSpec(s.Name)
 	if err != nil {
-		return Sample{}, err
+		return event.Sample{}, err
 	}
 	if !cloneSupported {
-		return Sample{}, s.check("/proc")
+		return event.Sample{}, s.check("/proc")
 	}
 	if sp.mount {
 		return sp.runMount()
@@ -111,17 +113,17 @@ func (s Scenario) Run() (Sample, error) {
 	defer runtime.UnlockOSThread()
 	pid, t0, t1, err := clone(sp.flags, modeExit, 0, -1, -1)
 	if err != nil {
-		return Sample{}, sp.cloneError(err)
+		return event.Sample{}, sp.cloneError(err)
 	}
 	ws, ru, err := reap(pid)
 	t2 := time.Now()
 	if err != nil {
-		return Sample{}, fmt.Errorf("scenario %s: %w", sp.Name, err)
+		return event.Sample{}, fmt.Errorf("scenario %s: %w", sp.Name, err)
 	}
 	if err := childError(sp.Name, ws); err != nil {
-		return Sample{}, err
+		return event.Sample{}, err
 	}
-	return Sample{
+	return event.Sample{
 		WallNS: t2.Sub(t0).Nanoseconds(),
 		OpNS:   t1.Sub(t0).Nanoseconds(),
 		UserNS: ru.Utime.Nano(),
@@ -129,25 +131,25 @@ func (s Scenario) Run() (Sample, error) {
 	}, nil
 }
 
-func (sp *spec) runMount() (Sample, error) {
+func (sp *spec) runMount() (event.Sample, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 
 	ns, err := mountNS()
 	if err != nil {
-		return Sample{}, err
+		return event.Sample{}, err
 	}
 	prep.Lock()
 	target, private := prep.target, prep.private[ns]
 	prep.Unlock()
 	if !private {
-		return Sample{}, fmt.Errorf("scenario %s: Prepare has not made this mount namespace private: "+
+		return event.Sample{}, fmt.Errorf("scenario %s: Prepare has not made this mount namespace private: "+
 			"the child's mount could propagate into it", sp.Name)
 	}
 
 	page, err := unix.Mmap(-1, 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
-		return Sample{}, fmt.Errorf("scenario %s: mmap: %w", sp.Name, err)
+		return event.Sample{}, fmt.Errorf("scenario %s: mmap: %w", sp.Name, err)
 	}
 	defer unix.Munmap(page)
 	// Writing the strings also faults the page in: the child takes no
@@ -159,27 +161,27 @@ func (sp *spec) runMount() (Sample, error) {
 
 	pid, t0, _, err := clone(sp.flags, modeMount, uintptr(unsafe.Pointer(&page[0])), -1, -1)
 	if err != nil {
-		return Sample{}, sp.cloneError(err)
+		return event.Sample{}, sp.cloneError(err)
 	}
 	ws, ru, err := reap(pid)
 	t2 := time.Now()
 	if err != nil {
-		return Sample{}, fmt.Errorf("scenario %s: %w", sp.Name, err)
+		return event.Sample{}, fmt.Errorf("scenario %s: %w", sp.Name, err)
 	}
 	if err := childError(sp.Name, ws); err != nil {
-		return Sample{}, err
+		return event.Sample{}, err
 	}
 	switch res := int64(binary.NativeEndian.Uint64(page[offResult:])); {
 	case res == 1:
-		return Sample{}, fmt.Errorf("scenario %s: the child exited without reporting the mount's result", sp.Name)
+		return event.Sample{}, fmt.Errorf("scenario %s: the child exited without reporting the mount's result", sp.Name)
 	case res == -int64(unix.ENODEV):
-		return Sample{}, &UnsupportedError{Scenario: sp.Name, Option: fsMqueue.option, Detail: "mount returned ENODEV"}
+		return event.Sample{}, &UnsupportedError{Scenario: sp.Name, Option: fsMqueue.option, Detail: "mount returned ENODEV"}
 	case res < 0:
 		e := unix.Errno(-res)
-		return Sample{}, fmt.Errorf("scenario %s: mount(\"mqueue\", %q, \"mqueue\", 0, NULL) in the child: %s: %w",
+		return event.Sample{}, fmt.Errorf("scenario %s: mount(\"mqueue\", %q, \"mqueue\", 0, NULL) in the child: %s: %w",
 			sp.Name, target, unix.ErrnoName(e), e)
 	}
-	return Sample{
+	return event.Sample{
 		WallNS: t2.Sub(t0).Nanoseconds(),
 		OpNS:   timespecNS(page[offT1:]) - timespecNS(page[offT0:]),
 		UserNS: ru.Utime.Nano(),

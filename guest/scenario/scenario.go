@@ -13,15 +13,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Sample is one iteration's timings, in nanoseconds (see the package
-// comment for what each spans).
-type Sample struct {
-	WallNS int64 `json:"wall_ns"` // clone to reaped, parent's CLOCK_MONOTONIC
-	OpNS   int64 `json:"op_ns"`   // the measured system call alone
-	UserNS int64 `json:"user_ns"` // child's user time (rusage)
-	SysNS  int64 `json:"sys_ns"`  // child's system time (rusage)
-}
-
 // Scenario is one kernel primitive to time. Name is a stable identifier.
 type Scenario struct {
 	Name        string

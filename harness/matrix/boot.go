@@ -118,9 +118,8 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 				// scenario's total length.
 				resetTimer(timer, dl.Scenario)
 				for _, s := range e.Samples {
-					out.samples[e.Scenario] = append(out.samples[e.Scenario], results.Sample{
-						Boot: index, Iter: s.Iter, WallNS: s.WallNS, OpNS: s.OpNS, UserNS: s.UserNS, SysNS: s.SysNS, Phases: s.Phases,
-					})
+					s.Boot = index
+					out.samples[e.Scenario] = append(out.samples[e.Scenario], s)
 				}
 			case event.TypeUnsupported:
 				out.unsupported[e.Unsupported.Scenario] = e.Unsupported

@@ -74,17 +74,8 @@ type Scenario struct {
 	Samples []Sample `json:"samples"`
 }
 
-// Sample is one iteration.
-type Sample struct {
-	Boot   int   `json:"boot"`
-	Iter   int   `json:"iter"`
-	WallNS int64 `json:"wall_ns"`
-	OpNS   int64 `json:"op_ns"`
-	UserNS int64 `json:"user_ns"`
-	SysNS  int64 `json:"sys_ns"`
-	// Phases are csrun's start-up phase timings (ns) for oci-run samples.
-	Phases map[string]int64 `json:"phases,omitempty"`
-}
+// Sample is one iteration, as the guest sent it, with its boot's index.
+type Sample = event.Sample
 
 // Plan is what each boot was asked to do: the measurement (package plan,
 // whose fields come first in the file) and the VM it ran in.
