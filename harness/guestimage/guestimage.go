@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"strings"
 
 	"coldstart/harness/benchbundle"
 	"coldstart/harness/initramfs"
@@ -40,6 +42,11 @@ type Image struct {
 // ProfilePath is the default seccomp profile, relative to the source root.
 const ProfilePath = "profiles/default.json"
 
+// inImage is the archive path of a guest path (package plan's layout).
+func inImage(guestPath ...string) string {
+	return strings.TrimPrefix(path.Join(guestPath...), "/")
+}
+
 // Build builds (or reuses) the initramfs.
 func Build(ctx context.Context, o Options) (*Image, error) {
 	binDir := filepath.Join(o.Cache, "bin")
@@ -55,33 +62,33 @@ func Build(ctx context.Context, o Options) (*Image, error) {
 			if err != nil {
 				im.Notes = append(im.Notes, fmt.Sprintf("csrun left out: %v", err))
 			} else {
-				files = append(files, initramfs.File{Src: csrun, Dst: "bbin/csrun"})
+				files = append(files, initramfs.File{Src: csrun, Dst: inImage(plan.Runtimes[0].Path)})
 			}
 		} else {
 			im.Notes = append(im.Notes, "csrun left out: no cmd/csrun in this tree")
 		}
-		for _, rt := range []struct{ name, dst string }{{"crun", "usr/bin/crun"}, {"runc", "usr/sbin/runc"}} {
-			p, err := exec.LookPath(rt.name)
+		for _, rt := range plan.Runtimes[1:] { // csrun is built above; the others come from the host
+			p, err := exec.LookPath(rt.Name)
 			if err != nil {
-				im.Notes = append(im.Notes, fmt.Sprintf("%s left out: not installed on the host (make setup installs it)", rt.name))
+				im.Notes = append(im.Notes, fmt.Sprintf("%s left out: not installed on the host (make setup installs it)", rt.Name))
 				continue
 			}
 			p, _ = filepath.EvalSymlinks(p)
-			files = append(files, initramfs.File{Src: p, Dst: rt.dst})
+			files = append(files, initramfs.File{Src: p, Dst: inImage(rt.Path)})
 		}
 		profile, err := benchbundle.LoadProfile(filepath.Join(o.Source, ProfilePath))
 		if err != nil {
 			im.Notes = append(im.Notes, fmt.Sprintf("seccomp bundles left out: %v", err))
 			profile = nil
 		} else {
-			files = append(files, initramfs.File{Src: filepath.Join(o.Source, ProfilePath), Dst: ProfilePath})
+			files = append(files, initramfs.File{Src: filepath.Join(o.Source, ProfilePath), Dst: inImage(plan.ProfilePath)})
 		}
 		dirs, err := benchbundle.Write(filepath.Join(o.Cache, "bundles"), profile)
 		if err != nil {
 			return nil, err
 		}
 		for name, dir := range dirs {
-			files = append(files, initramfs.File{Src: dir, Dst: "bundles/" + name})
+			files = append(files, initramfs.File{Src: dir, Dst: inImage(plan.BundleDir, name)})
 		}
 		// The probe bundle: isolation/<runtime> checks what a container
 		// can see (guest/probe).
@@ -93,7 +100,7 @@ func Build(ctx context.Context, o Options) (*Image, error) {
 			if err != nil {
 				return nil, err
 			}
-			files = append(files, initramfs.File{Src: dir, Dst: "bundles/" + benchbundle.Probe})
+			files = append(files, initramfs.File{Src: dir, Dst: inImage(plan.BundleDir, benchbundle.Probe)})
 		}
 	}
 	res, err := initramfs.Build(ctx, initramfs.Options{Init: initBin, Agent: agentBin, Files: files,
