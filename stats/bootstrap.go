@@ -70,14 +70,18 @@ func RatioCI(base, next []float64, level float64, rounds int, seed uint64) Inter
 // GroupMedian is the median of the groups' medians: the estimate coldstart
 // reports when each group (a boot) is one unit of replication. Empty groups
 // are skipped.
-func GroupMedian(groups [][]float64) float64 {
+func GroupMedian(groups [][]float64) float64 { return Median(GroupMedians(groups)) }
+
+// GroupMedians are the medians of the non-empty groups, in order: one
+// value a boot, the units the verdict rule compares.
+func GroupMedians(groups [][]float64) []float64 {
 	var meds []float64
 	for _, g := range groups {
 		if len(g) > 0 {
 			meds = append(meds, Median(g))
 		}
 	}
-	return Median(meds)
+	return meds
 }
 
 // GroupRatioCI is a hierarchical bootstrap (Saravanan et al., "Application

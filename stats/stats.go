@@ -3,8 +3,16 @@
 // the headline and the mean is shown only beside its spread), seeded
 // bootstrap confidence intervals for a median and for the ratio of two
 // medians (also hierarchically, for samples grouped by boot), and two rank
-// tests, Mann-Whitney U and two-sample Kolmogorov-Smirnov. Verdicts built
-// on them live in harness/compare.
+// tests, Mann-Whitney U and two-sample Kolmogorov-Smirnov.
+//
+// On them it builds coldstart's verdict rule (Decide: regressed, improved,
+// same or unknown, from samples grouped by boot), the level for a run that
+// adds boots while unknown (AdaptiveAlpha), what a number of boots can find
+// (power.go: BootSpread, MinDetectable, BootsNeeded), the division of each
+// boot's samples by its guest speed (Calibrate), and change points in a
+// series of runs (EDivisive). Everything here takes numbers and returns
+// numbers or verdicts: reading result files, grouping their samples and
+// writing reports is harness/compare's.
 //
 // Environment: none.
 package stats

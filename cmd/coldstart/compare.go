@@ -16,6 +16,7 @@ import (
 
 	"coldstart/harness/compare"
 	"coldstart/internal/atomicfile"
+	"coldstart/stats"
 )
 
 // errRegressed makes compare exit 1 after its report is written.
@@ -183,7 +184,7 @@ func runCompare(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	if r.Regressed() {
 		var which []string
 		for _, row := range r.Rows {
-			if row.Verdict == compare.Regressed {
+			if row.Verdict == stats.Regressed {
 				which = append(which, row.Scenario+" on "+row.Kernel)
 			}
 		}

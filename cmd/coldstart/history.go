@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 
 	"coldstart/harness/compare"
+	"coldstart/stats"
 )
 
 func runHistory(_ context.Context, stdout, stderr io.Writer, args []string) error {
@@ -17,7 +18,7 @@ func runHistory(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	threshold := fs.String("threshold", "5%", "ignore steps smaller than this")
 	metric := fs.String("metric", "wall", "wall or op")
 	calibrate := fs.Bool("calibrate", false, "divide each boot's samples by its guest speed (the agent's calibration), so that nights on a busier host do not look like steps")
-	o := compare.DefaultEDivisive()
+	o := stats.DefaultEDivisive()
 	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "significance level of the permutation test")
 	fs.IntVar(&o.MinSize, "min-runs", o.MinSize, "fewest runs on each side of a step")
 	pos, err := parseInterspersed(fs, args)

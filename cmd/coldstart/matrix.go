@@ -19,6 +19,7 @@ import (
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
 	"coldstart/plan"
+	"coldstart/stats"
 )
 
 type matrixFlags struct {
@@ -272,7 +273,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if r.Regressed() {
 		var which []string
 		for _, row := range r.Rows {
-			if row.Verdict == compare.Regressed {
+			if row.Verdict == stats.Regressed {
 				which = append(which, row.Scenario+" on "+row.Kernel)
 			}
 		}

@@ -18,12 +18,13 @@ import (
 	"coldstart/harness/compare"
 	"coldstart/harness/results"
 	"coldstart/plan"
+	"coldstart/stats"
 )
 
 // Options are the minimums a baseline must meet.
 type Options struct {
 	// MinBoots is the number of usable boots (clock not coarse) each
-	// supported scenario needs. Below compare.MinBoots(0.01) (five), no
+	// supported scenario needs. Below stats.MinBoots(0.01) (five), no
 	// comparison against the baseline can ever be called regressed.
 	MinBoots int
 	// MinSamplesPerBoot is the fewest samples a usable boot may hold; for
@@ -34,7 +35,7 @@ type Options struct {
 
 // DefaultOptions: five boots, ten samples each.
 func DefaultOptions() Options {
-	return Options{MinBoots: compare.MinBoots(0.01), MinSamplesPerBoot: 10}
+	return Options{MinBoots: stats.MinBoots(0.01), MinSamplesPerBoot: 10}
 }
 
 // ErrUnfit is wrapped by the error Check returns.

@@ -64,7 +64,7 @@ type Options struct {
 	// Boots is how many boots a measurement starts with (per end, per
 	// step); MaxBoots caps what a commit gets when its verdict stays
 	// unknown. Both ends and every step reach significance only from
-	// compare.MinBoots(Alpha) boots on (5 at α = 0.01).
+	// stats.MinBoots(Alpha) boots on (5 at α = 0.01).
 	Boots, MaxBoots int
 	Compare         compare.Options
 	Builder         Builder
@@ -401,7 +401,7 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 		fmt.Fprintf(o.Progress, "good %s, bad %s (%d/%d boots): ratio ×%.3f [%.3f, %.3f], p = %.3g: %s\n",
 			compare.Duration(st.Good.Median), compare.Duration(st.Bad.Median), len(st.Good.Groups), len(st.Bad.Groups),
 			st.Ends.Ratio, st.Ends.CI.Lo, st.Ends.CI.Hi, st.Ends.P, st.Ends.Verdict)
-		if st.Ends.Verdict != compare.Unknown || len(st.Good.Groups) >= o.MaxBoots || n <= 0 {
+		if st.Ends.Verdict != stats.Unknown || len(st.Good.Groups) >= o.MaxBoots || n <= 0 {
 			return nil
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"coldstart/harness/bisect"
 	"coldstart/harness/bisect/bisecttest"
 	"coldstart/harness/compare"
+	"coldstart/stats"
 )
 
 const scenario = "ipcns"
@@ -373,7 +374,7 @@ func TestExplain(t *testing.T) {
 			}
 			e := bisect.Explain(st, f.opts.Out)
 			wantKernel := "last good " + f.commits[tc.lastGood][:12] + " → first bad " + f.commits[tc.firstBad][:12]
-			if e.Kernel != wantKernel || e.Verdict != compare.Regressed || !strings.HasPrefix(e.Change, "+") {
+			if e.Kernel != wantKernel || e.Verdict != stats.Regressed || !strings.HasPrefix(e.Change, "+") {
 				t.Errorf("explanation of %q (%s %s), want %q regressed", e.Kernel, e.Verdict, e.Change, wantKernel)
 			}
 			var b strings.Builder

@@ -32,27 +32,27 @@ func (c Class) ExitCode() int {
 
 // Evidence is a commit's samples compared with one end of the bisect.
 type Evidence struct {
-	Verdict compare.Verdict `json:"verdict"`
-	Ratio   float64         `json:"ratio"` // this commit's median / the end's
-	CI      stats.Interval  `json:"ci"`
-	P       float64         `json:"p"`
-	Note    string          `json:"note,omitempty"`
+	Verdict stats.Verdict  `json:"verdict"`
+	Ratio   float64        `json:"ratio"` // this commit's median / the end's
+	CI      stats.Interval `json:"ci"`
+	P       float64        `json:"p"`
+	Note    string         `json:"note,omitempty"`
 }
 
 func evidence(end, s [][]float64, o compare.Options, scenario string) Evidence {
-	v, view, note := compare.Decide(end, s, o.ThresholdFor(scenario), o)
+	v, view, note := stats.Decide(end, s, o.ThresholdFor(scenario), o.Rule)
 	return Evidence{Verdict: v, Ratio: view.Ratio, CI: view.CI, P: view.P, Note: note}
 }
 
 // differs: the verdict rule found a significant difference beyond the
 // practical threshold, in either direction.
 func (e Evidence) differs() bool {
-	return e.Verdict == compare.Regressed || e.Verdict == compare.Improved
+	return e.Verdict == stats.Regressed || e.Verdict == stats.Improved
 }
 
 // Classify decides which end of the bisect a commit's per-boot samples are
 // statistically closer to. With vsGood = Decide(good, s) and vsBad =
-// Decide(bad, s) (the verdict rule of harness/compare, per-boot medians):
+// Decide(bad, s) (stats.Decide, the verdict rule, on per-boot medians):
 //
 //   - good when s differs significantly from bad and not from good;
 //   - bad when s differs significantly from good and not from bad;

@@ -11,6 +11,7 @@ import (
 
 	"coldstart/harness/compare"
 	"coldstart/harness/results"
+	"coldstart/stats"
 )
 
 // explainHint is what a bisect without traces should do.
@@ -23,7 +24,7 @@ const explainHint = "rerun the bisect with --explain and a new --out (commits al
 // line: an inconclusive bisect, files without traces (bisect without
 // Options.Explain), or a kernel without the tracer (unsupported).
 func Explain(st *State, out string) compare.Explanation {
-	e := compare.Explanation{Scenario: st.Scenario, Verdict: compare.Regressed}
+	e := compare.Explanation{Scenario: st.Scenario, Verdict: stats.Regressed}
 	if st.FirstBad == "" {
 		e.Kernel = fmt.Sprintf("good %.12s → bad %.12s", st.Good.Commit, st.Bad.Commit)
 		e.Why = "the bisect named no first bad commit, so there is no pair of commits to explain"
@@ -46,7 +47,7 @@ func Explain(st *State, out string) compare.Explanation {
 		ratio := bad.median / good.median
 		e.Change = fmt.Sprintf("%+.1f%%", (ratio-1)*100)
 		if ratio < 1 {
-			e.Verdict = compare.Improved
+			e.Verdict = stats.Improved
 		}
 	}
 	var files [2]*results.File

@@ -2,7 +2,6 @@ package compare
 
 import (
 	"fmt"
-	"slices"
 
 	"coldstart/harness/results"
 	"coldstart/stats"
@@ -47,20 +46,6 @@ func Speeds(f *results.File, scenario string, boots []int) ([]float64, bool) {
 	return out, true
 }
 
-// Calibrate divides each group (one boot's samples) by that boot's speed
-// relative to ref: a boot whose calibration took 10% longer than ref has
-// its samples divided by 1.1. It returns new slices.
-func Calibrate(groups [][]float64, speeds []float64, ref float64) [][]float64 {
-	out := make([][]float64, len(groups))
-	for i, g := range groups {
-		out[i] = slices.Clone(g)
-		for j := range out[i] {
-			out[i][j] *= ref / speeds[i]
-		}
-	}
-	return out
-}
-
 // Calibration modes (Options.Calibrate).
 const (
 	CalibrateAuto = "auto"
@@ -100,8 +85,8 @@ func calibrateSides(scenario string, base, next *Side, mode string) string {
 	if mode != CalibrateOn && !differ {
 		return ""
 	}
-	base.groups = Calibrate(base.groups, bs, ref)
-	next.groups = Calibrate(next.groups, ns, ref)
+	base.groups = stats.Calibrate(base.groups, bs, ref)
+	next.groups = stats.Calibrate(next.groups, ns, ref)
 	base.summarize()
 	next.summarize()
 	base.Calibrated, next.Calibrated = true, true
@@ -153,5 +138,5 @@ func CalibratedGroups(f *results.File, scenario, metric string, ref float64) (gr
 	if ref <= 0 {
 		ref = stats.Median(speeds)
 	}
-	return Calibrate(groups, speeds, ref), ref, true
+	return stats.Calibrate(groups, speeds, ref), ref, true
 }

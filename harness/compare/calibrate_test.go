@@ -2,8 +2,6 @@ package compare
 
 import (
 	"fmt"
-	"math"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -56,13 +54,6 @@ func TestSpeeds(t *testing.T) {
 	assert.False(t, HasCalibration(fixture("k", "6.1", 1, 3, 5, map[string]float64{"netns": 1}, nil)))
 }
 
-func TestCalibrate(t *testing.T) {
-	g := [][]float64{{10, 20}, {30}}
-	out := Calibrate(g, []float64{2, 4}, 2)
-	assert.Equal(t, [][]float64{{10, 20}, {15}}, out)
-	assert.Equal(t, [][]float64{{10, 20}, {30}}, g, "the input is left alone")
-}
-
 // A host twice as slow during the new run doubles every timing: as
 // measured that is a +100% regression; calibrated, the same kernel is the
 // same. A real 30% regression under the same slow host is still found,
@@ -75,17 +66,17 @@ func TestCalibrationTakesOutTheHost(t *testing.T) {
 	for _, r := range CompareFiles(base, next, o) {
 		rows[r.Scenario] = r
 	}
-	assert.Contains(t, []Verdict{Same, Unknown}, rows["netns"].Verdict, rows["netns"].Note)
+	assert.Contains(t, []stats.Verdict{stats.Same, stats.Unknown}, rows["netns"].Verdict, rows["netns"].Note)
 	assert.InDelta(t, 1, rows["netns"].Boot.Ratio, 0.05)
 	assert.True(t, rows["netns"].New.Calibrated)
 	assert.Contains(t, rows["netns"].Note, "guest speed differed: calibration 2.00x the base's, divided out")
-	assert.Equal(t, Regressed, rows["ipcns"].Verdict)
+	assert.Equal(t, stats.Regressed, rows["ipcns"].Verdict)
 	assert.InDelta(t, 1.3, rows["ipcns"].Boot.Ratio, 0.05)
 	assert.InDelta(t, rows["ipcns"].Base.Median*1.3, rows["ipcns"].New.Median, rows["ipcns"].Base.Median*0.05, "figures in the base's speed")
 
 	o.Calibrate = CalibrateOff
 	for _, r := range CompareFiles(base, next, o) {
-		assert.Equal(t, Regressed, r.Verdict, "%s as measured", r.Scenario)
+		assert.Equal(t, stats.Regressed, r.Verdict, "%s as measured", r.Scenario)
 		assert.False(t, r.New.Calibrated)
 		assert.NotContains(t, r.Note, "calibration")
 	}
@@ -153,63 +144,6 @@ func TestCalibrationNotes(t *testing.T) {
 	}
 }
 
-// hostModel adds a host whose speed moves from boot to boot (σ hostSD of
-// the log, the same for every scenario of a boot) to model, and a
-// calibration that measures it with an error of σ calSD.
-type hostModel struct {
-	model
-	hostSD, calSD float64
-}
-
-func (m hostModel) draw(rng *rand.Rand, scale float64) ([][]float64, []float64) {
-	g := m.model.draw(rng, scale)
-	speeds := make([]float64, len(g))
-	for b := range g {
-		host := math.Exp(m.hostSD * rng.NormFloat64())
-		for i := range g[b] {
-			g[b][i] *= host
-		}
-		speeds[b] = 1e6 * host * math.Exp(m.calSD*rng.NormFloat64())
-	}
-	return g, speeds
-}
-
-func hostRate(m hostModel, shift float64, calibrated bool, n int, seed uint64) map[Verdict]float64 {
-	rng := rand.New(rand.NewPCG(seed, 3))
-	o := DefaultOptions()
-	o.Rounds = 400
-	out := map[Verdict]float64{}
-	for i := 0; i < n; i++ {
-		o.Seed = uint64(i)
-		base, bs := m.draw(rng, 1)
-		next, ns := m.draw(rng, shift)
-		if calibrated {
-			ref := stats.Median(bs)
-			base, next = Calibrate(base, bs, ref), Calibrate(next, ns, ref)
-		}
-		v, _, _ := Decide(base, next, 0.05, o)
-		out[v] += 1 / float64(n)
-	}
-	return out
-}
-
-// With a host whose speed moves by 30% from boot to boot (what a loaded
-// development machine showed), 20 boots a side of the raw timings find a
-// 20% step less than a fifth of the time; calibrated, as often as on a
-// quiet host. Calibration adds no false alarms.
-func TestCalibrationRestoresPower(t *testing.T) {
-	m := hostModel{model: defaultModel, hostSD: 0.3, calSD: 0.02}
-	raw := hostRate(m, 1.2, false, 200, 31)
-	cal := hostRate(m, 1.2, true, 200, 31)
-	quiet := hostRate(hostModel{model: m.model}, 1.2, false, 200, 31)
-	t.Logf("20%% step, 20 vs 20 boots, host σ 0.3: raw %v, calibrated %v, quiet host %v", raw, cal, quiet)
-	assert.Less(t, raw[Regressed], 0.2)
-	assert.GreaterOrEqual(t, cal[Regressed], 0.95)
-	assert.InDelta(t, quiet[Regressed], cal[Regressed], 0.05)
-	same := hostRate(m, 1, true, 200, 32)
-	noFalseAlarms(t, same)
-}
-
 // A run whose boots were added while unknown (matrix --adaptive) is
 // compared at the level it was run with, not the plain one.
 func TestAdaptiveRunComparedAtItsLevel(t *testing.T) {
@@ -222,8 +156,8 @@ func TestAdaptiveRunComparedAtItsLevel(t *testing.T) {
 	require.NoError(t, results.Write(np, next))
 	r, err := Compare(bp, np, DefaultOptions())
 	require.NoError(t, err)
-	assert.Equal(t, AdaptiveAlpha(0.01, 5, 15), r.Alpha)
-	assert.Contains(t, r.Notes, fmt.Sprintf("k: an adaptive run (5 boots, up to 15), compared at α = %g a look, as it was run (overall 0.01)", AdaptiveAlpha(0.01, 5, 15)))
+	assert.Equal(t, stats.AdaptiveAlpha(0.01, 5, 15), r.Alpha)
+	assert.Contains(t, r.Notes, fmt.Sprintf("k: an adaptive run (5 boots, up to 15), compared at α = %g a look, as it was run (overall 0.01)", stats.AdaptiveAlpha(0.01, 5, 15)))
 
 	next.Plan.MaxBoots = 0
 	require.NoError(t, results.Write(np, next))

@@ -2,42 +2,12 @@
 // one per kernel and scenario, and writes them for people (text, markdown,
 // HTML) and for machines (JSON, JUnit, Go benchmark format for benchstat).
 //
-// # The verdict rule
-//
-// Each boot is one unit of replication: a scenario's samples are grouped by
-// boot and each boot contributes its median. With B and B' such per-boot
-// medians on the two sides:
-//
-//   - p = min(p of Mann-Whitney U, p of Kolmogorov-Smirnov) on the per-boot
-//     medians, as Chromium's Pinpoint does;
-//   - ratio = median of the new per-boot medians / median of the base ones,
-//     with a 95% percentile-bootstrap interval that resamples whole boots
-//     (the cluster bootstrap);
-//   - regressed when p ≤ α (0.01) and the interval lies wholly above 1+t,
-//     improved when p ≤ α and it lies wholly below 1-t, where t is the
-//     practical threshold (5% unless overridden for the scenario);
-//   - same when the interval lies wholly inside [1-t, 1+t];
-//   - unknown otherwise: more boots are needed. With n and m boots no exact
-//     rank test can give p below 2/C(n+m, n), so with fewer than five boots
-//     a side nothing is ever called regressed; the note says so.
-//
-// # Adding boots while unknown
-//
-// Looking again after every added boot and stopping at the first verdict
-// gives chance more than one try: with α = 0.01 at each look from 5 to 15
-// new boots against a 20-boot baseline, a netns-like bimodal scenario was
-// called changed in 4.5% of 2,000 same-distribution comparisons.
-// AdaptiveAlpha gives the level to use at every look instead (a constant
-// boundary in the manner of Pocock's): about 0.0011 for 5 to 15 boots at an
-// overall 0.01, which brought that down to 1.0% (0.6% regressed, 0.4%
-// improved) and still calls a 20% step regressed 95.5% of the time.
-//
-// The pooled samples (all iterations of all boots) are tested too and shown
-// as a second view, but never decide: boot-to-boot differences of 30-50%
-// make pooled p-values far too small.
-//
-// Boots whose guest clock fell back to ticks (clock_coarse) are left out,
-// with a note.
+// The verdict for each pair of boot-grouped samples is package stats'
+// (stats.Decide, with its pooled second view, the power and the adaptive
+// level); this package loads the result files, groups their samples by
+// boot (leaving out boots whose guest clock fell back to ticks,
+// clock_coarse, with a note), calibrates them to the guests' speed when
+// asked, and writes the report.
 //
 // Explain runs package explain on the rows that regressed or improved,
 // between their two result files, and Adjacent on kernels next to each
@@ -53,7 +23,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -65,19 +34,13 @@ import (
 	"coldstart/stats"
 )
 
-// Verdict is the outcome for one kernel and scenario.
-type Verdict string
-
-// Verdicts. The first four come from the statistics; the others say why
-// there are none.
+// Verdicts for rows the statistics cannot judge, beside stats.Regressed,
+// stats.Improved, stats.Same and stats.Unknown: they say why there is no
+// verdict.
 const (
-	Regressed   Verdict = "regressed"
-	Improved    Verdict = "improved"
-	Same        Verdict = "same"
-	Unknown     Verdict = "unknown"
-	Unsupported Verdict = "unsupported" // the kernel cannot run the scenario
-	Failed      Verdict = "failed"      // the scenario failed on one side
-	Missing     Verdict = "missing"     // present on one side only
+	Unsupported stats.Verdict = "unsupported" // the kernel cannot run the scenario
+	Failed      stats.Verdict = "failed"      // the scenario failed on one side
+	Missing     stats.Verdict = "missing"     // present on one side only
 )
 
 // Options tune the comparison. Start from DefaultOptions.
@@ -86,27 +49,23 @@ type Options struct {
 	Threshold float64
 	// Thresholds overrides Threshold per scenario.
 	Thresholds map[string]float64
-	// Alpha is the significance level for p = min(MWU, KS).
-	Alpha float64
-	// Level is the confidence level of the intervals.
-	Level float64
-	// Rounds is the number of bootstrap resamples; Seed makes them
-	// reproducible.
-	Rounds int
-	Seed   uint64
+	// Rule holds the significance level (Alpha), the intervals' level and
+	// the bootstrap's rounds and seed.
+	stats.Rule
 	// Metric is "wall" (wall_ns, the whole cycle) or "op" (op_ns, the
 	// system call alone).
 	Metric string
 	// Calibrate says when each boot's samples are divided by its guest
-	// speed (see Calibrate) before comparing: CalibrateAuto (the default)
+	// speed (see Speeds and stats.Calibrate) before comparing: CalibrateAuto (the default)
 	// when the two sides' guests ran at clearly different speeds,
 	// CalibrateOn always, CalibrateOff never.
 	Calibrate string
 }
 
-// DefaultOptions: 5% threshold, α = 0.01, 95% intervals, wall time.
+// DefaultOptions: 5% threshold, stats.DefaultRule (α = 0.01, 95%
+// intervals), wall time.
 func DefaultOptions() Options {
-	return Options{Threshold: 0.05, Alpha: 0.01, Level: 0.95, Rounds: stats.DefaultRounds, Seed: 1, Metric: "wall", Calibrate: CalibrateAuto}
+	return Options{Threshold: 0.05, Rule: stats.DefaultRule(), Metric: "wall", Calibrate: CalibrateAuto}
 }
 
 // ThresholdFor is the practical threshold for a scenario.
@@ -115,77 +74,6 @@ func (o Options) ThresholdFor(scenario string) float64 {
 		return t
 	}
 	return o.Threshold
-}
-
-// MinBoots is the smallest number of boots a side (both sides equal) with
-// which an exact rank test can reach p ≤ alpha.
-func MinBoots(alpha float64) int {
-	for n := 1; n < 100; n++ {
-		if stats.MinExactP(n, n) <= alpha {
-			return n
-		}
-	}
-	return 100
-}
-
-// AdaptiveAlpha is the significance level to use at each look when the new
-// side of a comparison is looked at after every boot from first to last,
-// boots being added while the verdict is unknown, so that the chance of a
-// false verdict over all the looks is alpha rather than alpha per look.
-//
-// It is the constant (Pocock-style) boundary for a statistic that is a
-// standardised sum of the new boots, with the base side taken as exact:
-// that errs on the strict side for small baselines (with a 5-boot baseline
-// the same simulation allows 0.0037 instead of 0.0024). Since p is the
-// smaller of two tests' p-values, the boundary is found for alpha/2 (the
-// Bonferroni bound for two tests): without that, bimodal scenarios were
-// still called changed about 1.5% of the time. It is found by a seeded
-// simulation, so every run gets the same level; with one look it is alpha,
-// the rule's own level.
-func AdaptiveAlpha(alpha float64, first, last int) float64 {
-	if first < 1 {
-		first = 1
-	}
-	if last <= first {
-		return alpha
-	}
-	alpha /= 2 // p = min(p MWU, p KS)
-	const draws = 100000
-	rng := rand.New(rand.NewPCG(5, 15))
-	peaks := make([]float64, draws)
-	for d := range peaks {
-		var sum, peak float64
-		for n := 1; n <= last; n++ {
-			sum += rng.NormFloat64()
-			if n >= first {
-				peak = math.Max(peak, math.Abs(sum)/math.Sqrt(float64(n)))
-			}
-		}
-		peaks[d] = peak
-	}
-	z := stats.Quantile(peaks, 1-alpha)
-	return floor2(math.Erfc(z / math.Sqrt2)) // two-sided p of z
-}
-
-// floor2 rounds p down to two significant digits, for a level people can
-// read (0.0011, not 0.0011312...) that is no looser than the one computed.
-func floor2(p float64) float64 {
-	exp := int(math.Floor(math.Log10(p))) - 1
-	digits := math.Floor(p / math.Pow(10, float64(exp)))
-	v, err := strconv.ParseFloat(fmt.Sprintf("%ge%d", digits, exp), 64)
-	if err != nil {
-		return p
-	}
-	return v
-}
-
-// View is one way of looking at the difference: per boot or pooled.
-type View struct {
-	Ratio float64        `json:"ratio"` // new median / base median
-	CI    stats.Interval `json:"ci"`
-	P     float64        `json:"p"` // min(PMWU, PKS)
-	PMWU  float64        `json:"p_mwu"`
-	PKS   float64        `json:"p_ks"`
 }
 
 // Side summarises one side of a comparison.
@@ -202,7 +90,7 @@ type Side struct {
 	// Excluded lists boots left out because their clock was coarse.
 	Excluded []int `json:"excluded_boots,omitempty"`
 	// Calibrated is set when the samples were divided by their boot's
-	// guest speed (see Calibrate); the figures above are then in the
+	// guest speed (see stats.Calibrate); the figures above are then in the
 	// base side's speed.
 	Calibrated bool `json:"calibrated,omitempty"`
 
@@ -213,15 +101,15 @@ type Side struct {
 
 // Row is the comparison of one scenario on one kernel (pair).
 type Row struct {
-	Kernel    string  `json:"kernel"`
-	Scenario  string  `json:"scenario"`
-	Verdict   Verdict `json:"verdict"`
-	Note      string  `json:"note,omitempty"`
-	Threshold float64 `json:"threshold"`
-	Base      *Side   `json:"base,omitempty"`
-	New       *Side   `json:"new,omitempty"`
-	Boot      *View   `json:"per_boot,omitempty"` // the view that decides
-	Pooled    *View   `json:"pooled,omitempty"`   // second view
+	Kernel    string        `json:"kernel"`
+	Scenario  string        `json:"scenario"`
+	Verdict   stats.Verdict `json:"verdict"`
+	Note      string        `json:"note,omitempty"`
+	Threshold float64       `json:"threshold"`
+	Base      *Side         `json:"base,omitempty"`
+	New       *Side         `json:"new,omitempty"`
+	Boot      *stats.View   `json:"per_boot,omitempty"` // the view that decides
+	Pooled    *stats.View   `json:"pooled,omitempty"`   // second view
 	// Detectable, for a row left unknown for want of significance, is
 	// the smallest step (a ratio) these boots would have found 95% of the
 	// time, given how much their per-boot medians spread (MinDetectable).
@@ -245,7 +133,7 @@ type Report struct {
 // Regressed reports whether any row regressed.
 func (r *Report) Regressed() bool {
 	for _, row := range r.Rows {
-		if row.Verdict == Regressed {
+		if row.Verdict == stats.Regressed {
 			return true
 		}
 	}
@@ -253,97 +141,12 @@ func (r *Report) Regressed() bool {
 }
 
 // Count returns how many rows have each verdict.
-func (r *Report) Count() map[Verdict]int {
-	c := map[Verdict]int{}
+func (r *Report) Count() map[stats.Verdict]int {
+	c := map[stats.Verdict]int{}
 	for _, row := range r.Rows {
 		c[row.Verdict]++
 	}
 	return c
-}
-
-// Decide applies the verdict rule to samples grouped by boot and returns
-// the verdict, the per-boot view it rests on, and a note when unknown.
-func Decide(base, next [][]float64, threshold float64, o Options) (Verdict, View, string) {
-	bm, nm := groupMedians(base), groupMedians(next)
-	var boot View
-	if len(bm) == 0 || len(nm) == 0 {
-		return Unknown, View{Ratio: math.NaN(), CI: stats.Interval{Lo: math.NaN(), Hi: math.NaN()}, P: 1, PMWU: 1, PKS: 1}, "no usable boots"
-	}
-	boot.PMWU = pOf(stats.MannWhitneyU(bm, nm))
-	boot.PKS = pOf(stats.KolmogorovSmirnov(bm, nm))
-	boot.P = math.Min(boot.PMWU, boot.PKS)
-	boot.Ratio = stats.Median(nm) / stats.Median(bm)
-	// The cluster bootstrap: resample whole boots, each represented by its
-	// median. Resampling the samples within boots as well (GroupRatioCI)
-	// counts the within-boot spread twice, since it is already in each
-	// boot's median, and widens the interval for nothing.
-	boot.CI = stats.RatioCI(bm, nm, o.Level, o.Rounds, o.Seed)
-
-	hi, lo := 1+threshold, 1-threshold
-	ci := boot.CI
-	switch {
-	case boot.P <= o.Alpha && ci.Lo > hi:
-		return Regressed, boot, ""
-	case boot.P <= o.Alpha && ci.Hi < lo:
-		return Improved, boot, ""
-	case ci.Lo >= lo && ci.Hi <= hi:
-		return Same, boot, ""
-	case stats.MinExactP(len(bm), len(nm)) > o.Alpha:
-		return Unknown, boot, tooFewBoots(len(bm), len(nm), o.Alpha)
-	case boot.P <= o.Alpha:
-		return Unknown, boot, fmt.Sprintf("significant, but the interval crosses ±%s; more boots", pct(threshold))
-	default:
-		return Unknown, boot, notSignificant
-	}
-}
-
-// notSignificant is Decide's note when the data neither show a change nor
-// rule one out.
-const notSignificant = "not significant, not ruled out; more boots"
-
-// tooFewBoots says how many boots a comparison that no exact test can
-// decide needs: new ones against the base it has, when a practical number
-// will do, and the same number a side.
-func tooFewBoots(base, next int, alpha float64) string {
-	msg := fmt.Sprintf("%d vs %d boots cannot reach p ≤ %g; need ", base, next, alpha)
-	for m := next + 1; m <= 100; m++ {
-		if stats.MinExactP(base, m) <= alpha {
-			return msg + fmt.Sprintf("≥%d new boots against these %d, or ≥%d a side", m, base, MinBoots(alpha))
-		}
-	}
-	return msg + fmt.Sprintf("≥%d a side", MinBoots(alpha))
-}
-
-// Pooled is the second view: all samples of all boots, as if independent.
-func Pooled(base, next [][]float64, o Options) View {
-	pb, pn := flatten(base), flatten(next)
-	var v View
-	v.PMWU = pOf(stats.MannWhitneyU(pb, pn))
-	v.PKS = pOf(stats.KolmogorovSmirnov(pb, pn))
-	v.P = math.Min(v.PMWU, v.PKS)
-	v.Ratio = stats.Median(pn) / stats.Median(pb)
-	v.CI = stats.RatioCI(pb, pn, o.Level, o.Rounds, o.Seed)
-	return v
-}
-
-func pOf(_, p float64) float64 { return p }
-
-func groupMedians(groups [][]float64) []float64 {
-	var m []float64
-	for _, g := range groups {
-		if len(g) > 0 {
-			m = append(m, stats.Median(g))
-		}
-	}
-	return m
-}
-
-func flatten(groups [][]float64) []float64 {
-	var v []float64
-	for _, g := range groups {
-		v = append(v, g...)
-	}
-	return v
 }
 
 // Groups returns a scenario's samples grouped by boot, in boot order,
@@ -402,10 +205,10 @@ func side(f *results.File, scenario, metric string) *Side {
 }
 
 func (s *Side) summarize() {
-	s.BootMedians = groupMedians(s.groups)
+	s.BootMedians = stats.GroupMedians(s.groups)
 	s.Boots = len(s.BootMedians)
 	s.Median = stats.Median(s.BootMedians)
-	s.Pooled = stats.Summarize(flatten(s.groups))
+	s.Pooled = stats.Summarize(stats.Pool(s.groups))
 }
 
 // CompareFiles compares every scenario found in either file.
@@ -483,16 +286,16 @@ func compareScenario(label, scenario string, base, next *results.File, o Options
 		notes = append(notes, "failed in "+which+": "+reason)
 	default:
 		notes = append(notes, calibrateSides(scenario, row.Base, row.New, o.Calibrate))
-		v, boot, note := Decide(row.Base.groups, row.New.groups, t, o)
-		if note == notSignificant {
-			spread := PairSpread(row.Base.groups, row.New.groups)
-			if d := MinDetectable(spread, len(row.Base.groups), len(row.New.groups), t, o.Alpha); !math.IsInf(d, 1) {
+		v, boot, note := stats.Decide(row.Base.groups, row.New.groups, t, o.Rule)
+		if note == stats.NotSignificant {
+			spread := stats.PairSpread(row.Base.groups, row.New.groups)
+			if d := stats.MinDetectable(spread, len(row.Base.groups), len(row.New.groups), t, o.Alpha); !math.IsInf(d, 1) {
 				row.Detectable = d
 				note = fmt.Sprintf("not significant, not ruled out: at this spread (%.2f) %d+%d boots find steps of %s or more",
 					spread, len(row.Base.groups), len(row.New.groups), SignedPct(d))
 			}
 		}
-		pooled := Pooled(row.Base.groups, row.New.groups, o)
+		pooled := stats.Pooled(row.Base.groups, row.New.groups, o.Rule)
 		row.Verdict, row.Boot, row.Pooled = v, &boot, &pooled
 		if note != "" {
 			notes = append(notes, note)
@@ -702,14 +505,14 @@ func comparePair(base, next *results.File, o Options) ([]Row, []string, float64)
 // adaptiveOptions returns the options to compare next with: a run whose
 // boots were added while its verdicts were unknown (matrix --adaptive) was
 // looked at after every boot, so its verdicts need the stricter level
-// the run itself used (AdaptiveAlpha), or a second look with the plain
+// the run itself used (stats.AdaptiveAlpha), or a second look with the plain
 // level would call changes the run did not. The note says so.
 func adaptiveOptions(next *results.File, o Options) (Options, string) {
 	p := next.Plan
 	if p.MaxBoots <= p.Boots {
 		return o, ""
 	}
-	a := AdaptiveAlpha(o.Alpha, p.Boots, p.MaxBoots)
+	a := stats.AdaptiveAlpha(o.Alpha, p.Boots, p.MaxBoots)
 	note := fmt.Sprintf("%s: an adaptive run (%d boots, up to %d), compared at α = %g a look, as it was run (overall %g)", next.Kernel.Name, p.Boots, p.MaxBoots, a, o.Alpha)
 	o.Alpha = a
 	return o, note

@@ -12,6 +12,7 @@ import (
 
 	"coldstart/harness/explain"
 	"coldstart/harness/results"
+	"coldstart/stats"
 )
 
 // Explanation is package explain's answer for one scenario between two
@@ -20,7 +21,7 @@ import (
 type Explanation struct {
 	Kernel   string // the row's kernel label ("a → b" for two kernels)
 	Scenario string
-	Verdict  Verdict
+	Verdict  stats.Verdict
 	Change   string // "+30.2%", the per-boot median change
 	Report   *explain.Report
 	// Unsupported is set when a kernel lacks the tracer: not a failure.
@@ -32,7 +33,7 @@ type Explanation struct {
 // cannot.
 type ExplainOptions struct {
 	// Verdicts are the rows explained (default: regressed and improved).
-	Verdicts []Verdict
+	Verdicts []stats.Verdict
 	// Hint follows "no kernel trace ...": how the user gets traces, in
 	// the terms of the command that asks (matrix --trace N, ci --explain).
 	Hint string
@@ -45,7 +46,7 @@ const DefaultTraceHint = "rerun coldstart matrix with --trace N (e.g. --trace 3:
 // whose verdict o asks for, in the report's order.
 func Explain(r *Report, o ExplainOptions) []Explanation {
 	if len(o.Verdicts) == 0 {
-		o.Verdicts = []Verdict{Regressed, Improved}
+		o.Verdicts = []stats.Verdict{stats.Regressed, stats.Improved}
 	}
 	if o.Hint == "" {
 		o.Hint = DefaultTraceHint
@@ -92,7 +93,7 @@ func (e *Explanation) Fill(base, next *results.File, hint string) {
 	}
 }
 
-func contains(vs []Verdict, v Verdict) bool {
+func contains(vs []stats.Verdict, v stats.Verdict) bool {
 	for _, x := range vs {
 		if x == v {
 			return true
@@ -145,9 +146,9 @@ func Adjacent(files []*results.File, o Options, limit int) []Explanation {
 			if math.Abs(ratio-1) <= o.ThresholdFor(n) {
 				continue
 			}
-			v := Regressed
+			v := stats.Regressed
 			if ratio < 1 {
-				v = Improved
+				v = stats.Improved
 			}
 			e := Explanation{Kernel: a.Kernel.Name + " → " + b.Kernel.Name, Scenario: n, Verdict: v, Change: change(ratio)}
 			e.Fill(a, b, "")

@@ -10,6 +10,7 @@ import (
 
 	"coldstart/event"
 	"coldstart/harness/results"
+	"coldstart/stats"
 )
 
 // addTrace gives every boot of f a trace of scenario: three traced
@@ -115,7 +116,7 @@ func TestExplainRows(t *testing.T) {
 	assert.Equal(t, "unsupported: debian-6.1-cloud (6.1.192-cloud-amd64) needs CONFIG_FUNCTION_GRAPH_TRACER (no function_graph in available_tracers)", mq.Why)
 
 	// Only regressed rows; the hint is the caller's.
-	exps = Explain(fixtureReport(t), ExplainOptions{Verdicts: []Verdict{Regressed}, Hint: "rerun with --explain"})
+	exps = Explain(fixtureReport(t), ExplainOptions{Verdicts: []stats.Verdict{stats.Regressed}, Hint: "rerun with --explain"})
 	require.Len(t, exps, 1)
 	assert.Equal(t, "no kernel trace of the scenario in debian-6.1-cloud (6.1.192-cloud-amd64) for netns: rerun with --explain", exps[0].Why)
 
@@ -164,11 +165,11 @@ func TestAdjacent(t *testing.T) {
 	e := exps[0]
 	assert.Equal(t, "netns", e.Scenario)
 	assert.Equal(t, "debian-6.1-cloud → debian-6.12-cloud", e.Kernel)
-	assert.Equal(t, Regressed, e.Verdict)
+	assert.Equal(t, stats.Regressed, e.Verdict)
 	require.NotNil(t, e.Report)
 	assert.Equal(t, "debian-6.1-cloud", e.Report.Base.Kernel)
 	assert.Equal(t, "ipcns", exps[1].Scenario)
-	assert.Equal(t, Improved, exps[1].Verdict)
+	assert.Equal(t, stats.Improved, exps[1].Verdict)
 
 	exps = Adjacent(files, DefaultOptions(), 1)
 	require.Len(t, exps, 1)

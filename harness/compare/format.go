@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"text/tabwriter"
+
+	"coldstart/stats"
 )
 
 // Formats lists the output formats Write accepts.
@@ -56,7 +58,7 @@ func change(ratio float64) string {
 	return fmt.Sprintf("%+.1f%%", (ratio-1)*100)
 }
 
-func interval(v *View) string {
+func interval(v *stats.View) string {
 	if v == nil || math.IsNaN(v.CI.Lo) {
 		return ""
 	}
@@ -65,7 +67,7 @@ func interval(v *View) string {
 
 // headline is the change column: the change when significant, "~" when not
 // (benchstat's convention).
-func headline(v *View, alpha float64) string {
+func headline(v *stats.View, alpha float64) string {
 	if v == nil {
 		return ""
 	}
@@ -75,7 +77,7 @@ func headline(v *View, alpha float64) string {
 	return change(v.Ratio)
 }
 
-func pval(v *View) string {
+func pval(v *stats.View) string {
 	if v == nil {
 		return ""
 	}
@@ -103,11 +105,11 @@ func medianOf(s *Side) string {
 	return Duration(s.Median)
 }
 
-func verdictWord(v Verdict) string {
+func verdictWord(v stats.Verdict) string {
 	switch v {
-	case Regressed:
+	case stats.Regressed:
 		return "REGRESSED"
-	case Improved:
+	case stats.Improved:
 		return "improved"
 	}
 	return string(v)
@@ -136,7 +138,7 @@ func (r *Report) Calibrated() bool {
 func (r *Report) Summary() string {
 	c := r.Count()
 	var parts []string
-	for _, v := range []Verdict{Regressed, Improved, Same, Unknown, Unsupported, Failed, Missing} {
+	for _, v := range []stats.Verdict{stats.Regressed, stats.Improved, stats.Same, stats.Unknown, Unsupported, Failed, Missing} {
 		if c[v] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", c[v], v))
 		}
@@ -191,8 +193,8 @@ var mdEscaper = strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;")
 func WriteMarkdown(w io.Writer, r *Report) error {
 	c := r.Count()
 	status := "no regression"
-	if c[Regressed] > 0 {
-		status = fmt.Sprintf("**%d regressed**", c[Regressed])
+	if c[stats.Regressed] > 0 {
+		status = fmt.Sprintf("**%d regressed**", c[stats.Regressed])
 	}
 	fmt.Fprintf(w, "### coldstart: %s\n\n", status)
 	fmt.Fprintf(w, "%s\n\n", mdEscaper.Replace(header(r)))
@@ -204,9 +206,9 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		for _, row := range rows[k] {
 			v := verdictWord(row.Verdict)
 			switch row.Verdict {
-			case Regressed:
+			case stats.Regressed:
 				v = "🔴 **regressed**"
-			case Improved:
+			case stats.Improved:
 				v = "🟢 improved"
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", mdEscaper.Replace(row.Scenario),
@@ -256,31 +258,31 @@ type jsonSide struct {
 }
 
 type jsonRow struct {
-	Kernel    string    `json:"kernel"`
-	Scenario  string    `json:"scenario"`
-	Verdict   Verdict   `json:"verdict"`
-	Note      string    `json:"note,omitempty"`
-	Threshold float64   `json:"threshold"`
-	Base      *jsonSide `json:"base,omitempty"`
-	New       *jsonSide `json:"new,omitempty"`
-	PerBoot   *jsonView `json:"per_boot,omitempty"`
-	Pooled    *jsonView `json:"pooled,omitempty"`
+	Kernel    string        `json:"kernel"`
+	Scenario  string        `json:"scenario"`
+	Verdict   stats.Verdict `json:"verdict"`
+	Note      string        `json:"note,omitempty"`
+	Threshold float64       `json:"threshold"`
+	Base      *jsonSide     `json:"base,omitempty"`
+	New       *jsonSide     `json:"new,omitempty"`
+	PerBoot   *jsonView     `json:"per_boot,omitempty"`
+	Pooled    *jsonView     `json:"pooled,omitempty"`
 }
 
 type jsonReport struct {
-	Schema    int             `json:"schema"`
-	Base      string          `json:"base"`
-	New       string          `json:"new"`
-	Metric    string          `json:"metric"`
-	Alpha     float64         `json:"alpha"`
-	Level     float64         `json:"level"`
-	Regressed bool            `json:"regressed"`
-	Counts    map[Verdict]int `json:"counts"`
-	Rows      []jsonRow       `json:"rows"`
-	Notes     []string        `json:"notes,omitempty"`
+	Schema    int                   `json:"schema"`
+	Base      string                `json:"base"`
+	New       string                `json:"new"`
+	Metric    string                `json:"metric"`
+	Alpha     float64               `json:"alpha"`
+	Level     float64               `json:"level"`
+	Regressed bool                  `json:"regressed"`
+	Counts    map[stats.Verdict]int `json:"counts"`
+	Rows      []jsonRow             `json:"rows"`
+	Notes     []string              `json:"notes,omitempty"`
 }
 
-func toJSONView(v *View) *jsonView {
+func toJSONView(v *stats.View) *jsonView {
 	if v == nil {
 		return nil
 	}
@@ -364,7 +366,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 				detail += "; " + row.Note
 			}
 			switch row.Verdict {
-			case Regressed:
+			case stats.Regressed:
 				c.Failure = &junitMessage{Message: detail, Type: "regressed", Text: detail}
 				s.Failures++
 			case Failed:
@@ -397,7 +399,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 	return err
 }
 
-func ratioOf(v *View) float64 {
+func ratioOf(v *stats.View) float64 {
 	if v == nil {
 		return math.NaN()
 	}

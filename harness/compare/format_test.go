@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	gold "coldstart/internal/golden"
+	"coldstart/stats"
 )
 
 // golden compares got with testdata/name (see internal/golden).
@@ -34,15 +35,15 @@ func fixtureReport(t *testing.T) *Report {
 
 func TestFixtureVerdicts(t *testing.T) {
 	r := fixtureReport(t)
-	got := map[string]Verdict{}
+	got := map[string]stats.Verdict{}
 	for _, row := range r.Rows {
 		got[row.Kernel+"/"+row.Scenario] = row.Verdict
 	}
-	assert.Equal(t, map[string]Verdict{
-		"debian-6.1-cloud/netns": Regressed, "debian-6.1-cloud/ipcns": Same,
-		"debian-6.1-cloud/utsns": Unknown, "debian-6.1-cloud/mqueue": Improved,
+	assert.Equal(t, map[string]stats.Verdict{
+		"debian-6.1-cloud/netns": stats.Regressed, "debian-6.1-cloud/ipcns": stats.Same,
+		"debian-6.1-cloud/utsns": stats.Unknown, "debian-6.1-cloud/mqueue": stats.Improved,
 		"debian-6.1-cloud/clone-all": Failed, "debian-6.1-cloud/userns": Unsupported,
-		"debian-6.12-cloud/netns": Unknown, "debian-6.12-cloud/ipcns": Same,
+		"debian-6.12-cloud/netns": stats.Unknown, "debian-6.12-cloud/ipcns": stats.Same,
 	}, got)
 	assert.True(t, r.Regressed())
 	for _, row := range r.Rows {
@@ -151,19 +152,4 @@ func TestCompareTwoKernelFiles(t *testing.T) {
 	require.NotEmpty(t, r.Rows)
 	assert.Equal(t, "debian-6.1-cloud → debian-6.12-cloud", r.Rows[0].Kernel)
 	assert.Equal(t, "BenchmarkColdstart/kernel=debian-6.1-cloud-vs-debian-6.12-cloud/scenario=netns", BenchName(r.Rows[0].Kernel, "netns"))
-}
-
-// The note of an undecidable comparison says how many boots would do.
-func TestTooFewBootsSaysHowMany(t *testing.T) {
-	for _, tt := range []struct {
-		base, next int
-		alpha      float64
-		want       string
-	}{
-		{3, 3, 0.01, "3 vs 3 boots cannot reach p ≤ 0.01; need ≥9 new boots against these 3, or ≥5 a side"},
-		{10, 3, 0.0019, "10 vs 3 boots cannot reach p ≤ 0.0019; need ≥5 new boots against these 10, or ≥7 a side"},
-		{1, 5, 0.01, "1 vs 5 boots cannot reach p ≤ 0.01; need ≥5 a side"},
-	} {
-		assert.Equal(t, tt.want, tooFewBoots(tt.base, tt.next, tt.alpha))
-	}
 }

@@ -1,8 +1,6 @@
 package compare
 
 import (
-	"math"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,42 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"coldstart/harness/results"
+	"coldstart/stats"
 )
-
-func TestEDivisiveFindsAStep(t *testing.T) {
-	rng := rand.New(rand.NewPCG(5, 5))
-	var xs []float64
-	for i := 0; i < 30; i++ {
-		v := 10.0
-		if i >= 18 {
-			v = 12.5
-		}
-		xs = append(xs, v*math.Exp(0.04*rng.NormFloat64()))
-	}
-	cps := EDivisive(xs, DefaultEDivisive())
-	require.Len(t, cps, 1)
-	assert.Equal(t, 18, cps[0].Index)
-	assert.InDelta(t, 1.25, cps[0].Ratio(), 0.05)
-	assert.LessOrEqual(t, cps[0].P, 0.01)
-}
-
-func TestEDivisiveQuietOnNoise(t *testing.T) {
-	rng := rand.New(rand.NewPCG(6, 6))
-	found := 0
-	for s := 0; s < 40; s++ {
-		var xs []float64
-		for i := 0; i < 25; i++ {
-			xs = append(xs, 10*math.Exp(0.1*rng.NormFloat64()))
-		}
-		o := DefaultEDivisive()
-		o.Seed = uint64(s)
-		if cps := EDivisive(xs, o); len(cps) > 0 {
-			found++
-			t.Logf("series %d: %+v", s, cps)
-		}
-	}
-	assert.LessOrEqual(t, found, 2, "about α of noise series get a step")
-}
 
 func TestHistoryNamesTheRun(t *testing.T) {
 	dir := t.TempDir()
@@ -63,7 +27,7 @@ func TestHistoryNamesTheRun(t *testing.T) {
 	series, runs, err := LoadHistory(dir, "wall", false)
 	require.NoError(t, err)
 	assert.Len(t, runs, 12)
-	steps := Steps(series, 0.05, DefaultEDivisive())
+	steps := Steps(series, 0.05, stats.DefaultEDivisive())
 	require.Len(t, steps, 1, "%+v", steps)
 	assert.Equal(t, "netns", steps[0].Scenario)
 	assert.Equal(t, "20260101T0h", steps[0].Run)
@@ -90,27 +54,16 @@ func TestHistoryCalibrated(t *testing.T) {
 	series, _, err := LoadHistory(dir, "wall", false)
 	require.NoError(t, err)
 	assert.False(t, series[0].Calibrated)
-	assert.Len(t, Steps(series, 0.05, DefaultEDivisive()), 1, "as measured, the host's step")
+	assert.Len(t, Steps(series, 0.05, stats.DefaultEDivisive()), 1, "as measured, the host's step")
 
 	series, _, err = LoadHistory(dir, "wall", true)
 	require.NoError(t, err)
 	assert.True(t, series[0].Calibrated)
 	assert.InDelta(t, series[0].Values[0], series[0].Values[11], series[0].Values[0]*0.1, "in the first run's speed")
-	assert.Empty(t, Steps(series, 0.05, DefaultEDivisive()), "calibrated")
+	assert.Empty(t, Steps(series, 0.05, stats.DefaultEDivisive()), "calibrated")
 
 	write(3, fixture("debian-6.1-cloud", "6.1.192", 3, 3, 10, map[string]float64{"netns": 2}, nil))
 	series, _, err = LoadHistory(dir, "wall", true)
 	require.NoError(t, err)
 	assert.False(t, series[0].Calibrated, "a run from before calibration")
-}
-
-func BenchmarkEDivisive100(b *testing.B) {
-	rng := rand.New(rand.NewPCG(1, 1))
-	xs := make([]float64, 100)
-	for i := range xs {
-		xs[i] = rng.NormFloat64()
-	}
-	for b.Loop() {
-		EDivisive(xs, DefaultEDivisive())
-	}
 }

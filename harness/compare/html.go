@@ -31,7 +31,7 @@ type Page struct {
 // Cell is one kernel and scenario.
 type Cell struct {
 	New, Base *Series
-	Verdict   Verdict
+	Verdict   stats.Verdict
 	Note      string
 	Change    string // "+12.3% [+5.1%, +20.0%]"
 }
@@ -78,7 +78,7 @@ func PageFromReport(r *Report) *Page {
 		}
 		p.Cells[row.Scenario][row.Kernel] = c
 	}
-	p.AddExplanations(withTraces(Explain(r, ExplainOptions{Verdicts: []Verdict{Regressed}})))
+	p.AddExplanations(withTraces(Explain(r, ExplainOptions{Verdicts: []stats.Verdict{stats.Regressed}})))
 	return p
 }
 
@@ -206,16 +206,16 @@ func chartSVG(p *Page, scenario string) template.HTML {
 		drawSeries(&b, c.Base, cx-off, colBase, y)
 		col := colNew
 		switch c.Verdict {
-		case Regressed:
+		case stats.Regressed:
 			col = colRegr
-		case Improved:
+		case stats.Improved:
 			col = colImprov
 		}
 		drawSeries(&b, c.New, cx+off, col, y)
 		mark := string(c.Verdict)
-		if c.Verdict == Regressed {
+		if c.Verdict == stats.Regressed {
 			mark = "▲ regressed"
-		} else if c.Verdict == Improved {
+		} else if c.Verdict == stats.Improved {
 			mark = "▼ improved"
 		}
 		b.f(`<text x="%.1f" y="%d" class="verdict v-%s" text-anchor="middle">%s</text>`, cx, chartH-padB+32, esc(string(c.Verdict)), esc(mark))

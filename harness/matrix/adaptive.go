@@ -8,6 +8,7 @@ import (
 
 	"coldstart/harness/compare"
 	"coldstart/harness/results"
+	"coldstart/stats"
 )
 
 // Adaptive adds boots to the kernels whose comparison with their baseline
@@ -24,7 +25,7 @@ import (
 //	│   run the round's boots (interleaved, o.Jobs at once)
 //	└── while a round had any
 //
-// Each look uses the level compare.AdaptiveAlpha gives for looks from
+// Each look uses the level stats.AdaptiveAlpha gives for looks from
 // Options.Boots to MaxBoots, so that looking again after every boot does
 // not raise the chance of a false verdict (Rule gives the options). Boots
 // that fail count towards MaxBoots, so a kernel that cannot boot stops.
@@ -39,10 +40,10 @@ type Adaptive struct {
 }
 
 // Rule is the verdict rule used at each look of a run that plans boots
-// boots: Compare with Alpha lowered by compare.AdaptiveAlpha.
+// boots: Compare with Alpha lowered by stats.AdaptiveAlpha.
 func (a *Adaptive) Rule(boots int) compare.Options {
 	o := a.Compare
-	o.Alpha = compare.AdaptiveAlpha(o.Alpha, boots, a.MaxBoots)
+	o.Alpha = stats.AdaptiveAlpha(o.Alpha, boots, a.MaxBoots)
 	return o
 }
 
@@ -122,7 +123,7 @@ func (st *kernelState) nextBoot(o Options, a *Adaptive, rule compare.Options) (U
 	st.file.Rebuild(st.samples)
 	var unknown []compare.Row
 	for _, row := range compare.CompareFiles(a.Baselines[name], st.file, rule) {
-		if row.Verdict == compare.Unknown {
+		if row.Verdict == stats.Unknown {
 			unknown = append(unknown, row)
 		}
 	}

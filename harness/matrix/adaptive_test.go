@@ -170,7 +170,7 @@ func TestAdaptiveAddsBootsWhileUnknown(t *testing.T) {
 	t.Logf("progress:\n%s", progress.String())
 
 	report, none := Verdicts(files, o.Adaptive.Baselines, o.Adaptive.Rule(o.Boots))
-	verdicts := map[string]compare.Verdict{}
+	verdicts := map[string]stats.Verdict{}
 	for _, r := range report.Rows {
 		verdicts[r.Kernel+" "+r.Scenario] = r.Verdict
 	}
@@ -179,11 +179,11 @@ func TestAdaptiveAddsBootsWhileUnknown(t *testing.T) {
 	tests := []struct {
 		kernel      string
 		boots       int
-		netns, ipcs compare.Verdict
+		netns, ipcs stats.Verdict
 	}{
-		{"same", fakePlanned, compare.Same, compare.Same},
-		{"slower", slowerBoots(t, o), compare.Regressed, compare.Same},
-		{"noisy", fakeMaxBoots, compare.Unknown, compare.Unknown},
+		{"same", fakePlanned, stats.Same, stats.Same},
+		{"slower", slowerBoots(t, o), stats.Regressed, stats.Same},
+		{"noisy", fakeMaxBoots, stats.Unknown, stats.Unknown},
 		{"nobase", fakePlanned, "", ""},
 	}
 	for _, tt := range tests {

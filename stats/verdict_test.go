@@ -1,4 +1,4 @@
-package compare
+package stats
 
 import (
 	"math"
@@ -41,7 +41,7 @@ func (m model) draw(rng *rand.Rand, scale float64) [][]float64 {
 func rate(t *testing.T, m model, shift, threshold float64, n int, seed uint64) map[Verdict]float64 {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
-	o := DefaultOptions()
+	o := DefaultRule()
 	o.Rounds = 400 // enough for a 95% interval's ends; keeps the test quick
 	out := map[Verdict]float64{}
 	for i := 0; i < n; i++ {
@@ -173,7 +173,7 @@ func noFalseAlarms(t *testing.T, r map[Verdict]float64) {
 func adaptiveRate(t *testing.T, m model, baseBoots, first, last int, shift float64, n int, seed uint64) (map[Verdict]float64, float64) {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 2))
-	o := DefaultOptions()
+	o := DefaultRule()
 	o.Rounds = 400
 	o.Alpha = AdaptiveAlpha(o.Alpha, first, last)
 	out := map[Verdict]float64{}
@@ -287,5 +287,20 @@ func TestPowerTable(t *testing.T) {
 			r := rate(t, model{boots: b, iters: 40, bootSD: sd, iterSD: 0.3}, 1.2, 0.05, 100, 17)
 			t.Logf("boot σ %.2f, %2d boots: regressed %.2f unknown %.2f", sd, b, r[Regressed], r[Unknown])
 		}
+	}
+}
+
+// The note of an undecidable comparison says how many boots would do.
+func TestTooFewBootsSaysHowMany(t *testing.T) {
+	for _, tt := range []struct {
+		base, next int
+		alpha      float64
+		want       string
+	}{
+		{3, 3, 0.01, "3 vs 3 boots cannot reach p ≤ 0.01; need ≥9 new boots against these 3, or ≥5 a side"},
+		{10, 3, 0.0019, "10 vs 3 boots cannot reach p ≤ 0.0019; need ≥5 new boots against these 10, or ≥7 a side"},
+		{1, 5, 0.01, "1 vs 5 boots cannot reach p ≤ 0.01; need ≥5 a side"},
+	} {
+		assert.Equal(t, tt.want, tooFewBoots(tt.base, tt.next, tt.alpha))
 	}
 }
