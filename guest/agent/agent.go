@@ -30,6 +30,7 @@ import (
 	"coldstart/guest/scenario"
 	"coldstart/guest/trace"
 	"coldstart/plan"
+	"coldstart/stats"
 )
 
 // Options is what Run needs from its surroundings; tests fill it with
@@ -274,8 +275,7 @@ func runScenario(ctx context.Context, enc *event.Encoder, o Options, name string
 		return err
 	}
 	fmt.Fprintf(o.Console, "csagent: %-22s %3d iterations in %v, median wall %v, calibration %v\n",
-		name, len(walls), took.Round(time.Millisecond), time.Duration(median(walls)).Round(time.Microsecond),
-		time.Duration(median(cal.LoopNS)).Round(time.Microsecond))
+		name, len(walls), took.Round(time.Millisecond), medianNS(walls).Round(time.Microsecond), medianNS(cal.LoopNS).Round(time.Microsecond))
 	if cal.Unsettled > 0 {
 		msg := fmt.Sprintf("%s: the guest was still busy after waiting %v for it to go idle", name, settleMax)
 		fmt.Fprintln(o.Console, "csagent: "+msg)
@@ -323,17 +323,17 @@ func failed(enc *event.Encoder, o Options, name string, err error) error {
 	return enc.Encode(&event.Event{Type: event.TypeFailed, Scenario: name, Failed: err.Error()})
 }
 
-func median(v []int64) int64 {
+// medianNS is the median of nanosecond figures as a duration, 0 for none:
+// for the console.
+func medianNS(v []int64) time.Duration {
 	if len(v) == 0 {
 		return 0
 	}
-	s := append([]int64(nil), v...)
-	for i := 1; i < len(s); i++ { // insertion sort: tens of values
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
+	f := make([]float64, len(v))
+	for i, x := range v {
+		f[i] = float64(x)
 	}
-	return s[len(s)/2]
+	return time.Duration(stats.Median(f))
 }
 
 // Describe gathers what the hello event says about the guest.

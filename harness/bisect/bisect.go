@@ -395,7 +395,7 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 			}
 			g := st.groups(files[i], o.Scenario, o.Compare)
 			e.Groups = append(e.Groups, g...)
-			e.Median = medianOfGroups(e.Groups)
+			e.Median = stats.GroupMedian(e.Groups)
 		}
 		st.Ends = evidence(st.Good.Groups, st.Bad.Groups, o.Compare, o.Scenario)
 		fmt.Fprintf(o.Progress, "good %s, bad %s (%d/%d boots): ratio ×%.3f [%.3f, %.3f], p = %.3g: %s\n",
@@ -461,7 +461,7 @@ func measureStep(ctx context.Context, o Options, st *State, commit string) (*Ste
 		}
 		g := st.groups(files[0], o.Scenario, o.Compare)
 		s.Groups = append(s.Groups, g...)
-		s.Rounds, s.Boots, s.Median = round, len(s.Groups), medianOfGroups(s.Groups)
+		s.Rounds, s.Boots, s.Median = round, len(s.Groups), stats.GroupMedian(s.Groups)
 		force := len(s.Groups) >= o.MaxBoots || len(g) == 0
 		c, vg, vb, reason := Classify(st.Good.Groups, st.Bad.Groups, s.Groups, o.Scenario, o.Compare, force)
 		s.VsGood, s.VsBad = &vg, &vb
@@ -505,16 +505,6 @@ func scenarioOK(f *results.File, scenario string) error {
 		return fmt.Errorf("%s: scenario %s %s: %s", f.Kernel.Name, scenario, sc.Status, sc.Reason)
 	}
 	return nil
-}
-
-func medianOfGroups(groups [][]float64) float64 {
-	var m []float64
-	for _, g := range groups {
-		if len(g) > 0 {
-			m = append(m, stats.Median(g))
-		}
-	}
-	return stats.Median(m)
 }
 
 // Tail is the last n lines of s.

@@ -9,6 +9,7 @@ import (
 
 	"coldstart/event"
 	"coldstart/harness/results"
+	"coldstart/stats"
 )
 
 // ErrNoTrace is wrapped by a *NoTraceError: a result file holds no usable
@@ -187,7 +188,9 @@ func side(f *results.File, scenario string, s *Side) (map[string]Figures, error)
 		for _, x := range sc.Samples {
 			w = append(w, float64(x.WallNS))
 		}
-		s.WallMedianNS = median(w)
+		if len(w) > 0 {
+			s.WallMedianNS = stats.Median(w)
+		}
 	}
 	var why []string
 	var trs []results.BootTrace
@@ -262,7 +265,7 @@ func side(f *results.File, scenario string, s *Side) (map[string]Figures, error)
 	}
 	out := map[string]Figures{}
 	for p, x := range paths {
-		out[p] = Figures{Present: true, Calls: float64(x.calls) / float64(n), NS: median(x.iters), Self: median(self[p]), Open: x.open > 0}
+		out[p] = Figures{Present: true, Calls: float64(x.calls) / float64(n), NS: stats.Median(x.iters), Self: stats.Median(self[p]), Open: x.open > 0}
 	}
 	return out, nil
 }
@@ -275,16 +278,4 @@ func Normalize(path string) string {
 		return path
 	}
 	return suffix.ReplaceAllString(path, "")
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
