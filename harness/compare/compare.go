@@ -30,6 +30,7 @@ import (
 	"strconv"
 	"strings"
 
+	"coldstart/harness/kernels/version"
 	"coldstart/harness/results"
 	"coldstart/stats"
 )
@@ -368,11 +369,11 @@ func Load(path string) ([]*results.File, error) {
 	return files, nil
 }
 
-// SortByVersion orders files by kernel version (numerically, 5.10 before
-// 6.1 before 6.12), then by name.
+// SortByVersion orders files by kernel version (version.Compare: 5.10
+// before 6.1 before 6.12, 7.3-rc7 before 7.3), then by name.
 func SortByVersion(files []*results.File) {
 	slices.SortStableFunc(files, func(a, b *results.File) int {
-		if c := CompareVersions(versionOf(a), versionOf(b)); c != 0 {
+		if c := version.Compare(versionOf(a), versionOf(b)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.Kernel.Name, b.Kernel.Name)
@@ -381,59 +382,6 @@ func SortByVersion(files []*results.File) {
 
 func versionOf(f *results.File) string {
 	return firstNonEmpty(f.Kernel.Version, f.Kernel.Release, f.Kernel.Name)
-}
-
-// CompareVersions compares dotted versions numerically, field by field;
-// non-numeric runs compare as strings ("7.3-rc7" < "7.3").
-func CompareVersions(a, b string) int {
-	fa, fb := versionFields(a), versionFields(b)
-	for i := 0; i < len(fa) && i < len(fb); i++ {
-		x, y := fa[i], fb[i]
-		nx, ex := strconv.Atoi(x)
-		ny, ey := strconv.Atoi(y)
-		switch {
-		case ex == nil && ey == nil:
-			if c := cmp.Compare(nx, ny); c != 0 {
-				return c
-			}
-		case ex == nil: // number after text: "7.3" > "7.3-rc7"
-			return 1
-		case ey == nil:
-			return -1
-		default:
-			if c := cmp.Compare(x, y); c != 0 {
-				return c
-			}
-		}
-	}
-	return cmp.Compare(len(fb), len(fa)) // shorter (a release) after its -rc
-}
-
-func versionFields(v string) []string {
-	var out []string
-	cur := ""
-	digit := false
-	flush := func() {
-		if cur != "" {
-			out = append(out, cur)
-		}
-		cur = ""
-	}
-	for _, r := range v {
-		isD := r >= '0' && r <= '9'
-		switch {
-		case r == '.' || r == '-' || r == '_' || r == '+':
-			flush()
-		case cur != "" && isD != digit:
-			flush()
-			cur = string(r)
-		default:
-			cur += string(r)
-		}
-		digit = isD
-	}
-	flush()
-	return out
 }
 
 // Compare loads BASE and NEW (result files or directories of them) and

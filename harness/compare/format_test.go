@@ -114,20 +114,6 @@ func TestDuration(t *testing.T) {
 	}
 }
 
-func TestCompareVersions(t *testing.T) {
-	in := []string{"7.3-rc7", "6.12.117", "5.10.223", "6.1.192", "7.2.13", "6.12.95", "7.3"}
-	want := []string{"5.10.223", "6.1.192", "6.12.95", "6.12.117", "7.2.13", "7.3-rc7", "7.3"}
-	got := append([]string(nil), in...)
-	for i := range got {
-		for j := i + 1; j < len(got); j++ {
-			if CompareVersions(got[j], got[i]) < 0 {
-				got[i], got[j] = got[j], got[i]
-			}
-		}
-	}
-	assert.Equal(t, want, got)
-}
-
 func TestCompareBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")

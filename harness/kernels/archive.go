@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"coldstart/harness/kernels/version"
 )
 
 // pkgEntry is one stanza of an APT Packages index.
@@ -133,36 +135,11 @@ func newestInSeries(es []pkgEntry, pkg string) (pkgEntry, bool) {
 		if Series(e.Package) != want {
 			continue
 		}
-		if !found || debVersionCompare(e.Version, best.Version) > 0 {
+		if !found || version.Debian(e.Version, best.Version) > 0 {
 			best, found = e, true
 		}
 	}
 	return best, found
-}
-
-// debVersionCompare orders Debian versions (epoch, upstream, revision).
-func debVersionCompare(a, b string) int {
-	split := func(v string) (int, string, string) {
-		epoch := 0
-		if i := strings.IndexByte(v, ':'); i >= 0 {
-			epoch, _ = strconv.Atoi(v[:i])
-			v = v[i+1:]
-		}
-		rev := ""
-		if i := strings.LastIndexByte(v, '-'); i >= 0 {
-			v, rev = v[:i], v[i+1:]
-		}
-		return epoch, v, rev
-	}
-	ea, ua, ra := split(a)
-	eb, ub, rb := split(b)
-	if ea != eb {
-		return sign(ea - eb)
-	}
-	if c := verrevcmp(ua, ub); c != 0 {
-		return c
-	}
-	return verrevcmp(ra, rb)
 }
 
 // upstreamOf returns the upstream part of a Debian kernel package version:

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"coldstart/harness/kernels/version"
 )
 
 // Sources a kernel file may name in its "source" field.
@@ -399,7 +401,7 @@ func Load(dir string) ([]Kernel, error) {
 		return nil, errors.Join(errs...)
 	}
 	sort.SliceStable(ks, func(i, j int) bool {
-		if c := CompareVersions(ks[i].Version, ks[j].Version); c != 0 {
+		if c := version.Compare(ks[i].Version, ks[j].Version); c != 0 {
 			return c < 0
 		}
 		return ks[i].Name < ks[j].Name
@@ -420,81 +422,4 @@ func Lookup(ks []Kernel, name string) (Kernel, error) {
 		return Kernel{}, fmt.Errorf("%w %q: no kernel files are loaded (add one to kernels/, see kernels/README.md)", ErrUnknownKernel, name)
 	}
 	return Kernel{}, fmt.Errorf("%w %q: known kernels are %s", ErrUnknownKernel, name, strings.Join(names, ", "))
-}
-
-// CompareVersions orders upstream kernel versions the way dpkg orders
-// versions, except that a "-rcN" suffix sorts before the release
-// ("7.3-rc7" < "7.3"). It returns -1, 0 or +1.
-func CompareVersions(a, b string) int {
-	norm := func(s string) string { return strings.ReplaceAll(s, "-rc", "~rc") }
-	return verrevcmp(norm(a), norm(b))
-}
-
-// verrevcmp is dpkg's version-part comparison.
-func verrevcmp(a, b string) int {
-	order := func(c byte) int {
-		switch {
-		case c >= '0' && c <= '9':
-			return 0
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z':
-			return int(c)
-		case c == '~':
-			return -1
-		case c != 0:
-			return int(c) + 256
-		}
-		return 0
-	}
-	at := func(s string, i int) byte {
-		if i < len(s) {
-			return s[i]
-		}
-		return 0
-	}
-	isDigit := func(c byte) bool { return c >= '0' && c <= '9' }
-	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		firstDiff := 0
-		for (i < len(a) && !isDigit(a[i])) || (j < len(b) && !isDigit(b[j])) {
-			ac, bc := order(at(a, i)), order(at(b, j))
-			if ac != bc {
-				return sign(ac - bc)
-			}
-			i++
-			j++
-		}
-		for at(a, i) == '0' {
-			i++
-		}
-		for at(b, j) == '0' {
-			j++
-		}
-		for isDigit(at(a, i)) && isDigit(at(b, j)) {
-			if firstDiff == 0 {
-				firstDiff = int(a[i]) - int(b[j])
-			}
-			i++
-			j++
-		}
-		if isDigit(at(a, i)) {
-			return 1
-		}
-		if isDigit(at(b, j)) {
-			return -1
-		}
-		if firstDiff != 0 {
-			return sign(firstDiff)
-		}
-	}
-	return 0
-}
-
-func sign(x int) int {
-	switch {
-	case x < 0:
-		return -1
-	case x > 0:
-		return 1
-	}
-	return 0
 }

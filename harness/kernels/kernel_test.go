@@ -159,24 +159,3 @@ func TestProjectKernelFiles(t *testing.T) {
 	assert.Equal(t, SourceDebian, k.Source)
 	assert.Contains(t, k.Debian.Package, "-cloud-amd64")
 }
-
-func TestCompareVersions(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"6.1.192", "6.1.192", 0},
-		{"6.1.9", "6.1.10", -1},
-		{"6.12.1", "6.1.200", 1},
-		{"5.10.262", "6.1", -1},
-		{"7.3-rc7", "7.3", -1},
-		{"7.3-rc7", "7.3-rc10", -1},
-		{"7.3", "7.3.1", -1},
-		{"6.1.0~1", "6.1.0", -1},
-		{"6.1a", "6.1", 1},
-	}
-	for _, tc := range tests {
-		assert.Equal(t, tc.want, CompareVersions(tc.a, tc.b), "%s vs %s", tc.a, tc.b)
-		assert.Equal(t, -tc.want, CompareVersions(tc.b, tc.a), "%s vs %s", tc.b, tc.a)
-	}
-}
