@@ -111,7 +111,7 @@ func TestBisectCommand(t *testing.T) {
 func TestCIAndBisectExplain(t *testing.T) {
 	t.Setenv("COLDSTART_CACHE", t.TempDir())
 	repo, commits := bisecttest.Repo(t, 9, 5)
-	const culprit = "own time grew most in __x64_sys_unshare > create_ipc_ns > msleep: +10.00 ms per iteration"
+	const culprit = "own time grew most in __x64_sys_unshare > create_ipc_ns > msleep: +10.00ms per iteration"
 	for _, tc := range []struct {
 		name    string
 		cmd     func(context.Context, io.Writer, io.Writer, []string, lab) error

@@ -40,7 +40,7 @@ func TestExplain(t *testing.T) {
 
 	stdout, stderr, code := runCLI(t, "explain", a, b, "--scenario", "netns")
 	require.Equal(t, exitOK, code, stderr)
-	assert.Contains(t, stdout, "own time grew most in __x64_sys_clone > setup_net: +4.00 ms")
+	assert.Contains(t, stdout, "own time grew most in __x64_sys_clone > setup_net: +4.00ms")
 	assert.Contains(t, stdout, "tracing off while timing: yes / yes")
 
 	// Run directories with one file each; markdown; --out.
@@ -49,7 +49,7 @@ func TestExplain(t *testing.T) {
 	require.Equal(t, exitOK, code, stderr)
 	md, err := os.ReadFile(out)
 	require.NoError(t, err)
-	assert.Contains(t, string(md), "| +4.00 ms | 3.00 ms | 7.00 ms |")
+	assert.Contains(t, string(md), "| +4.00ms | 3.00ms | 7.00ms |")
 
 	stdout, stderr, code = runCLI(t, "explain", a, b, "--scenario", "netns", "--format", "svg")
 	require.Equal(t, exitOK, code, stderr)

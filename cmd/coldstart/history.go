@@ -10,6 +10,8 @@ import (
 
 	"coldstart/harness/compare"
 	"coldstart/stats"
+
+	"coldstart/internal/duration"
 )
 
 func runHistory(_ context.Context, stdout, stderr io.Writer, args []string) error {
@@ -54,7 +56,7 @@ func runHistory(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	fmt.Fprintln(tw, "kernel\tscenario\tstepped at run\tafter\tbefore\tafter\tchange\tp")
 	for _, s := range steps {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%+.1f%%\t%.3f\n", s.Kernel, s.Scenario, s.Run, s.Previous,
-			compare.Duration(s.Before), compare.Duration(s.After), (s.Ratio()-1)*100, s.P)
+			duration.Format(s.Before), duration.Format(s.After), (s.Ratio()-1)*100, s.P)
 	}
 	return tw.Flush()
 }

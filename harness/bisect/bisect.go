@@ -54,6 +54,8 @@ import (
 	"coldstart/harness/results"
 	"coldstart/internal/atomicfile"
 	"coldstart/stats"
+
+	"coldstart/internal/duration"
 )
 
 // Options configure a bisect.
@@ -149,7 +151,7 @@ type RefusalError struct {
 
 func (e *RefusalError) Error() string {
 	return fmt.Sprintf("%v on %s: good %.12s median %s (%d boots), bad %.12s median %s (%d boots): ratio ×%.3f [%.3f, %.3f], p = %.3g, verdict %s%s; nothing to bisect (try more --max-boots, another scenario, or check that the refs are right)",
-		ErrNotDifferent, e.Scenario, e.Good.Commit, compare.Duration(e.Good.Median), e.GoodBoots, e.Bad.Commit, compare.Duration(e.Bad.Median), e.BadBoots,
+		ErrNotDifferent, e.Scenario, e.Good.Commit, duration.Format(e.Good.Median), e.GoodBoots, e.Bad.Commit, duration.Format(e.Bad.Median), e.BadBoots,
 		e.Evidence.Ratio, e.Evidence.CI.Lo, e.Evidence.CI.Hi, e.Evidence.P, e.Evidence.Verdict, noteSuffix(e.Evidence.Note))
 }
 
@@ -298,7 +300,7 @@ func Run(ctx context.Context, o Options) (st *State, err error) {
 			return st, err
 		}
 		fmt.Fprintf(o.Progress, "step %d: %.12s %s: %s (exit %d, %d boots, median %s): %s\n",
-			step.N, commit, step.Subject, step.Class, step.Exit, step.Boots, compare.Duration(step.Median), step.Reason)
+			step.N, commit, step.Subject, step.Class, step.Exit, step.Boots, duration.Format(step.Median), step.Reason)
 		out, err = w.Git(ctx, "bisect", string(step.Class), commit)
 		if done, derr := st.finished(out, err); done || derr != nil {
 			return st, finish(st, save, derr)
@@ -399,7 +401,7 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 		}
 		st.Ends = evidence(st.Good.Groups, st.Bad.Groups, o.Compare, o.Scenario)
 		fmt.Fprintf(o.Progress, "good %s, bad %s (%d/%d boots): ratio ×%.3f [%.3f, %.3f], p = %.3g: %s\n",
-			compare.Duration(st.Good.Median), compare.Duration(st.Bad.Median), len(st.Good.Groups), len(st.Bad.Groups),
+			duration.Format(st.Good.Median), duration.Format(st.Bad.Median), len(st.Good.Groups), len(st.Bad.Groups),
 			st.Ends.Ratio, st.Ends.CI.Lo, st.Ends.CI.Hi, st.Ends.P, st.Ends.Verdict)
 		if st.Ends.Verdict != stats.Unknown || len(st.Good.Groups) >= o.MaxBoots || n <= 0 {
 			return nil

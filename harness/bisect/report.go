@@ -7,7 +7,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"coldstart/harness/compare"
+	"coldstart/internal/duration"
 )
 
 // WriteTable prints the evidence of a bisect: the two ends, then one row
@@ -16,10 +16,10 @@ func WriteTable(w io.Writer, st *State) error {
 	fmt.Fprintf(w, "bisect of %s (%s time) in %s\n\n", st.Scenario, st.Metric, st.Repo)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "step\tcommit\tclass\texit\tboots\tmedian\tvs good\tvs bad\tsubject")
-	fmt.Fprintf(tw, "good\t%.12s\t\t\t%d\t%s\t\t\t%s\n", st.Good.Commit, len(st.Good.Groups), compare.Duration(st.Good.Median), st.Good.Subject)
-	fmt.Fprintf(tw, "bad\t%.12s\t\t\t%d\t%s\t%s\t\t%s\n", st.Bad.Commit, len(st.Bad.Groups), compare.Duration(st.Bad.Median), evText(&st.Ends), st.Bad.Subject)
+	fmt.Fprintf(tw, "good\t%.12s\t\t\t%d\t%s\t\t\t%s\n", st.Good.Commit, len(st.Good.Groups), duration.Format(st.Good.Median), st.Good.Subject)
+	fmt.Fprintf(tw, "bad\t%.12s\t\t\t%d\t%s\t%s\t\t%s\n", st.Bad.Commit, len(st.Bad.Groups), duration.Format(st.Bad.Median), evText(&st.Ends), st.Bad.Subject)
 	for _, s := range st.Steps {
-		med := compare.Duration(s.Median)
+		med := duration.Format(s.Median)
 		if s.Boots == 0 {
 			med = "-"
 		}

@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 
 	"coldstart/stats"
+
+	"coldstart/internal/duration"
 )
 
 // Formats lists the output formats Write accepts.
@@ -33,21 +35,6 @@ func Write(w io.Writer, format string, r *Report) error {
 		return WriteHTML(w, PageFromReport(r))
 	}
 	return fmt.Errorf("unknown format %q (want one of %s)", format, strings.Join(Formats, ", "))
-}
-
-// Duration formats nanoseconds for people: 812ns, 95.3µs, 11.57ms, 1.204s.
-func Duration(ns float64) string {
-	switch {
-	case math.IsNaN(ns) || math.IsInf(ns, 0):
-		return "-"
-	case ns >= 1e9:
-		return fmt.Sprintf("%.3fs", ns/1e9)
-	case ns >= 1e6:
-		return fmt.Sprintf("%.2fms", ns/1e6)
-	case ns >= 1e3:
-		return fmt.Sprintf("%.1fµs", ns/1e3)
-	}
-	return fmt.Sprintf("%.0fns", ns)
 }
 
 // change formats a ratio as a signed percentage.
@@ -102,7 +89,7 @@ func medianOf(s *Side) string {
 	if s == nil || s.Boots == 0 {
 		return "-"
 	}
-	return Duration(s.Median)
+	return duration.Format(s.Median)
 }
 
 func verdictWord(v stats.Verdict) string {

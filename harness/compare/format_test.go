@@ -108,12 +108,6 @@ func TestJUnitSchema(t *testing.T) {
 	assert.Contains(t, string(out), "validates")
 }
 
-func TestDuration(t *testing.T) {
-	for ns, want := range map[float64]string{812: "812ns", 95300: "95.3µs", 11_570_000: "11.57ms", 1_204_000_000: "1.204s"} {
-		assert.Equal(t, want, Duration(ns))
-	}
-}
-
 func TestCompareBadInput(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.json")

@@ -9,6 +9,8 @@ import (
 
 	"coldstart/harness/results"
 	"coldstart/stats"
+
+	"coldstart/internal/duration"
 )
 
 // Page is what the HTML report shows: per scenario, one chart with the
@@ -188,7 +190,7 @@ func chartSVG(p *Page, scenario string) template.HTML {
 		chartW, chartH, chartW, chartH, esc(scenario))
 	for _, t := range ticks {
 		b.f(`<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" class="grid"/>`, padL, chartW-padR, y(t), y(t))
-		b.f(`<text x="%d" y="%.1f" class="tick" text-anchor="end">%s</text>`, padL-6, y(t)+4, esc(Duration(t)))
+		b.f(`<text x="%d" y="%.1f" class="tick" text-anchor="end">%s</text>`, padL-6, y(t)+4, esc(duration.Format(t)))
 	}
 	slot := plotW / float64(max(1, len(p.Kernels)))
 	for i, k := range p.Kernels {
@@ -235,7 +237,7 @@ func drawSeries(b *svgBuilder, s *Series, x float64, col string, y func(float64)
 	}
 	q := s.Pooled
 	b.f(`<g class="series"><title>%s: median %s, 95%% CI [%s, %s], %d boots, %d samples, p5-p95 %s-%s</title>`,
-		esc(s.Kernel), Duration(s.Median), Duration(s.CI.Lo), Duration(s.CI.Hi), len(s.BootMedians), q.N, Duration(q.P05), Duration(q.P95))
+		esc(s.Kernel), duration.Format(s.Median), duration.Format(s.CI.Lo), duration.Format(s.CI.Hi), len(s.BootMedians), q.N, duration.Format(q.P05), duration.Format(q.P95))
 	b.f(`<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" class="whisker"/>`, x, x, y(q.P05), y(q.P95), col)
 	b.f(`<rect x="%.1f" y="%.1f" width="%d" height="%.1f" fill="%s" class="box"/>`, x-boxHalf, y(q.P75), 2*boxHalf, math.Max(1, y(q.P25)-y(q.P75)), col)
 	for i, m := range s.BootMedians {
@@ -252,7 +254,7 @@ var pageTmpl = template.Must(template.New("page").Funcs(template.FuncMap{
 	"chart":    func(p *Page, s string) template.HTML { return chartSVG(p, s) },
 	"cell":     func(p *Page, s, k string) *Cell { return p.Cells[s][k] },
 	"explains": func(p *Page, s string) []PageExplain { return p.Explains[s] },
-	"duration": Duration,
+	"duration": duration.Format,
 }).Parse(`<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

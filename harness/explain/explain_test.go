@@ -84,10 +84,10 @@ func TestExplainRanksGrowth(t *testing.T) {
 	assert.Contains(t, page.String(), `<svg class="icicle"`)
 	assert.Contains(t, page.String(), "own time grew most in __x64_sys_clone &gt; copy_net_ns &gt; setup_net &gt; ops_in")
 	assert.NotContains(t, page.String(), "<script")
-	assert.Contains(t, text.String(), "own time grew most in __x64_sys_clone > copy_net_ns > setup_net > ops_in: +4.00 ms")
-	assert.Contains(t, text.String(), "timed wall median (untraced): 10.00 ms -> 14.00 ms (+4.00 ms, +40.0%)")
+	assert.Contains(t, text.String(), "own time grew most in __x64_sys_clone > copy_net_ns > setup_net > ops_in: +4.00ms")
+	assert.Contains(t, text.String(), "timed wall median (untraced): 10.00ms -> 14.00ms (+4.00ms, +40.0%)")
 	assert.Equal(t, 3, strings.Count(text.String(), "  __x64_sys_clone"), "top 3 rows")
-	assert.Contains(t, md.String(), "| +4.00 ms | 5.00 ms | 9.00 ms | 1->1 |")
+	assert.Contains(t, md.String(), "| +4.00ms | 5.00ms | 9.00ms | 1->1 |")
 	// The SVG is well-formed XML with a box per visible path.
 	dec := xml.NewDecoder(bytes.NewReader(svg.Bytes()))
 	rects := 0

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+
+	"coldstart/internal/duration"
 )
 
 // DefaultTop is how many rows the writers show by default.
@@ -123,13 +125,13 @@ func header(b *strings.Builder, r *Report, md bool) {
 	if r.Base.WallMedianNS > 0 && r.New.WallMedianNS > 0 {
 		d := r.New.WallMedianNS - r.Base.WallMedianNS
 		fmt.Fprintf(b, "%stimed wall median (untraced): %s -> %s (%s, %+.1f%%)\n", bullet,
-			dur(r.Base.WallMedianNS), dur(r.New.WallMedianNS), signed(d), 100*d/r.Base.WallMedianNS)
+			duration.Format(r.Base.WallMedianNS), duration.Format(r.New.WallMedianNS), signed(d), 100*d/r.Base.WallMedianNS)
 	}
 	fmt.Fprintf(b, "%straced: %d iterations in %d boots / %d iterations in %d boots; tracing off while timing: %s / %s\n", bullet,
 		r.Base.Iterations, r.Base.Boots, r.New.Iterations, r.New.Boots, yes(r.Base.Untraced), yes(r.New.Untraced))
 	if c := r.Culprit; c != nil {
 		fmt.Fprintf(b, "%sown time grew most in %s: %s per iteration (%s -> %s)\n", bullet,
-			code(pretty(c.Path), md), signed(c.SelfGrowth), dur(c.Base.Self), dur(c.New.Self))
+			code(pretty(c.Path), md), signed(c.SelfGrowth), duration.Format(c.Base.Self), duration.Format(c.New.Self))
 	}
 	b.WriteString("\n")
 }
@@ -187,32 +189,18 @@ func figure(f Figures) string {
 	if !f.Present {
 		return "-"
 	}
-	s := dur(f.NS)
+	s := duration.Format(f.NS)
 	if f.Open {
 		s += "+" // a lower bound: some calls never returned
 	}
 	return s
 }
 
-// dur renders nanoseconds with a unit that keeps three or four digits.
-func dur(ns float64) string {
-	a := math.Abs(ns)
-	switch {
-	case a >= 1e9:
-		return fmt.Sprintf("%.2f s", ns/1e9)
-	case a >= 1e6:
-		return fmt.Sprintf("%.2f ms", ns/1e6)
-	case a >= 1e3:
-		return fmt.Sprintf("%.1f us", ns/1e3)
-	}
-	return fmt.Sprintf("%.0f ns", ns)
-}
-
 func signed(ns float64) string {
 	if ns >= 0 {
-		return "+" + dur(ns)
+		return "+" + duration.Format(ns)
 	}
-	return "-" + dur(-ns)
+	return "-" + duration.Format(-ns)
 }
 
 func yes(b bool) string {

@@ -8,6 +8,8 @@ import (
 
 	"coldstart/harness/results"
 	"coldstart/stats"
+
+	"coldstart/internal/duration"
 )
 
 // WriteTable prints one kernel's results in the manner of hyperfine: the
@@ -34,7 +36,7 @@ func WriteTable(w io.Writer, f *results.File) error {
 	}
 	fmt.Fprintf(w, "%s (%s, %s): %d/%d boots ok x %s, agent up in %s (median)%s\n",
 		f.Kernel.Name, orDash(f.Kernel.Release), f.Accel, okBoots, len(f.Boots), iters,
-		fmtMS(stats.Median(hello)), state)
+		duration.Format(stats.Median(hello)*1e6), state)
 	for _, b := range f.Boots {
 		if b.ClockCoarse {
 			fmt.Fprintf(w, "  warning: boot %d ran on a coarse clock (%s, resolution %d ns): its short timings are multiples of a tick\n", b.Index, b.Clocksource, b.ClockResNS)
@@ -64,8 +66,8 @@ func WriteTable(w io.Writer, f *results.File) error {
 			flag = "(failed)"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s ± %s\t%s … %s\t%s\t%s\t%s\t%d\t%s\n", name,
-			fmtNS(wall.Median), fmtNS(wall.Mean), fmtNS(wall.StdDev), fmtNS(wall.Min), fmtNS(wall.Max),
-			fmtNS(stats.Median(op)), fmtNS(stats.Mean(user)), fmtNS(stats.Mean(sys)), wall.N, flag)
+			duration.Format(wall.Median), duration.Format(wall.Mean), duration.Format(wall.StdDev), duration.Format(wall.Min), duration.Format(wall.Max),
+			duration.Format(stats.Median(op)), duration.Format(stats.Mean(user)), duration.Format(stats.Mean(sys)), wall.N, flag)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -84,28 +86,6 @@ func WriteTable(w io.Writer, f *results.File) error {
 		fmt.Fprintln(w, n)
 	}
 	return nil
-}
-
-func fmtNS(ns float64) string {
-	switch {
-	case ns != ns: // NaN
-		return "-"
-	case ns < 1e3:
-		return fmt.Sprintf("%.0f ns", ns)
-	case ns < 1e6:
-		return fmt.Sprintf("%.1f µs", ns/1e3)
-	case ns < 1e9:
-		return fmt.Sprintf("%.2f ms", ns/1e6)
-	default:
-		return fmt.Sprintf("%.2f s", ns/1e9)
-	}
-}
-
-func fmtMS(ms float64) string {
-	if ms != ms {
-		return "-"
-	}
-	return fmtNS(ms * 1e6)
 }
 
 func orDash(s string) string {
