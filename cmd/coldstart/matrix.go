@@ -221,13 +221,8 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 
 	accel := mf.accel
 	if accel == "auto" {
-		probe := qemu.Options{Kernel: targets[0].Image.Boot(), Initrd: ir.Path, CPUs: mf.cpus, MemoryMB: mf.memory,
-			Append: plan.Plan{Iterations: 1, Warmups: 0}.Cmdline()}
-		ok, why := qemu.ProbeKVMCached(ctx, probe, 30*time.Second, cache)
-		accel = qemu.AccelTCG
-		if ok {
-			accel = qemu.AccelKVM
-		}
+		var why string
+		accel, why = matrix.ProbeAccel(ctx, targets[0], ir.Path, mf.cpus, mf.memory, cache)
 		fmt.Fprintf(stderr, "accelerator: %s (%s)\n", accel, why)
 	}
 

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 
 	"coldstart/harness/matrix"
-	"coldstart/harness/qemu"
 	"coldstart/harness/results"
 	"coldstart/plan"
 )
@@ -75,13 +73,8 @@ func (m *QEMUMeasurer) Measure(ctx context.Context, targets []matrix.Target, boo
 		progress = io.Discard
 	}
 	if m.Accel == "" || m.Accel == "auto" {
-		probe := qemu.Options{Kernel: targets[0].Image.Boot(), Initrd: m.Initrd, CPUs: m.CPUs, MemoryMB: m.MemoryMB,
-			Append: plan.Plan{Iterations: 1, Warmups: 0}.Cmdline()}
-		ok, why := qemu.ProbeKVM(ctx, probe, 30*time.Second)
-		m.Accel = qemu.AccelTCG
-		if ok {
-			m.Accel = qemu.AccelKVM
-		}
+		var why string
+		m.Accel, why = matrix.ProbeAccel(ctx, targets[0], m.Initrd, m.CPUs, m.MemoryMB, "")
 		fmt.Fprintf(progress, "accelerator: %s (%s)\n", m.Accel, why)
 	}
 	run := m.run
