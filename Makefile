@@ -78,7 +78,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzValidateConfig -fuzztime $(FUZZTIME) ./runtime/bundle
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 20x ./guest/scenario/ ./harness/initramfs/ ./runtime/seccomp/ ./stats/ ./harness/compare/
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./guest/scenario/ ./harness/initramfs/ ./runtime/seccomp/ ./stats/
 
 # csrun, crun and runc on one bundle, interleaved, on the host: medians and
 # the ratios csrun/crun and csrun/runc measured in this one run.

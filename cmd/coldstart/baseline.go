@@ -96,7 +96,7 @@ func writePower(w io.Writer, f *results.File) int {
 		fmt.Fprintf(tw, "  %s\t%d\t%.2f\t%s\t%s\n", r.Scenario, r.Boots, r.Spread, found, need)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "  spread: σ of the log of per-boot medians (0.10 = boots differ by about 10%); see harness/compare/power.go")
+	fmt.Fprintln(w, "  spread: σ of the log of per-boot medians (0.10 = boots differ by about 10%); see stats/power.go")
 	return fewest
 }
 

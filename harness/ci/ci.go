@@ -2,8 +2,8 @@
 // the patched kernel (a head ref, or a directory of patches applied with
 // git am onto the base in a private clone), boots them alternately (base,
 // head, base, head, ...) so that drift of the machine falls on both alike,
-// compares them with harness/compare's verdict rule and writes markdown,
-// text and JUnit reports.
+// compares them with harness/compare (stats' verdict rule) and writes
+// markdown, text and JUnit reports.
 //
 // The outcome is a Result whose Regressed says whether any scenario
 // regressed; a kernel that cannot be built or booted is an *InfraError
