@@ -9,9 +9,8 @@ import (
 	"text/tabwriter"
 
 	"coldstart/harness/compare"
-	"coldstart/stats"
-
 	"coldstart/internal/duration"
+	"coldstart/stats"
 )
 
 func runHistory(_ context.Context, stdout, stderr io.Writer, args []string) error {

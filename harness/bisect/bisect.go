@@ -53,9 +53,8 @@ import (
 	"coldstart/harness/matrix"
 	"coldstart/harness/results"
 	"coldstart/internal/atomicfile"
-	"coldstart/stats"
-
 	"coldstart/internal/duration"
+	"coldstart/stats"
 )
 
 // Options configure a bisect.

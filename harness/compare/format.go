@@ -10,9 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"coldstart/stats"
-
 	"coldstart/internal/duration"
+	"coldstart/stats"
 )
 
 // Formats lists the output formats Write accepts.

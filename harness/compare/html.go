@@ -8,9 +8,8 @@ import (
 	"strings"
 
 	"coldstart/harness/results"
-	"coldstart/stats"
-
 	"coldstart/internal/duration"
+	"coldstart/stats"
 )
 
 // Page is what the HTML report shows: per scenario, one chart with the

@@ -7,9 +7,8 @@ import (
 	"text/tabwriter"
 
 	"coldstart/harness/results"
-	"coldstart/stats"
-
 	"coldstart/internal/duration"
+	"coldstart/stats"
 )
 
 // WriteTable prints one kernel's results in the manner of hyperfine: the
