@@ -399,7 +399,7 @@ func TestExplain(t *testing.T) {
 			if e.Report.Base.Boots != len(boots(st, f.commits[tc.lastGood])) || e.Report.New.Boots != len(boots(st, f.commits[tc.firstBad])) {
 				t.Errorf("traced boots %d/%d, want every boot's", e.Report.Base.Boots, e.Report.New.Boots)
 			}
-			if !strings.Contains(b.String(), "own time grew most in __x64_sys_unshare > create_ipc_ns > msleep: +10.00 ms") {
+			if !strings.Contains(b.String(), "own time grew most in __x64_sys_unshare > create_ipc_ns > msleep: +10.00ms") {
 				t.Errorf("text lacks the culprit:\n%s", b.String())
 			}
 		})

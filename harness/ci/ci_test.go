@@ -163,7 +163,7 @@ func TestExplain(t *testing.T) {
 		wantNot  []string
 	}{
 		{name: "explained", explain: 3, want: []string{
-			"own time grew most in ", "__x64_sys_unshare > create_ipc_ns > msleep", "+10.00 ms per iteration (0 ns -> 10.00 ms)",
+			"own time grew most in ", "__x64_sys_unshare > create_ipc_ns > msleep", "+10.00ms per iteration (0ns -> 10.00ms)",
 			"tracing off while timing: yes / yes",
 		}},
 		{name: "no tracer", explain: 3, noTracer: true, want: []string{
