@@ -175,7 +175,7 @@ func (e *StaleError) Error() string {
 	if e.Newest != nil {
 		fmt.Fprintf(&b, "; the newest of the same series is %s=%s: run `coldstart kernels update %s` to re-pin it", e.Newest.Package, e.Newest.Version, name)
 	} else {
-		fmt.Fprintf(&b, "; %s serves no package of the series %q any more: pin another suite or series, or fetch the old .deb from snapshot.debian.org and use it as a file kernel", e.Suite, Series(e.Package))
+		fmt.Fprintf(&b, "; %s serves no package of the series %q any more: pin another suite or series, or fetch the old .deb from Debian's snapshot archive and use it as a file kernel", e.Suite, Series(e.Package))
 	}
 	return b.String()
 }
