@@ -11,6 +11,7 @@ import (
 	"coldstart/harness/bisect"
 	"coldstart/harness/compare"
 	"coldstart/harness/kernels"
+	"coldstart/harness/tree"
 	"coldstart/internal/atomicfile"
 )
 
@@ -44,7 +45,7 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	fs := flag.NewFlagSet("bisect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, bisectUsage); fs.PrintDefaults() }
-	tree := fs.String("tree", "", "the kernel's git repository")
+	repo := fs.String("tree", "", "the kernel's git repository")
 	good := fs.String("good", "", "a ref where the scenario is fast")
 	bad := fs.String("bad", "", "a later ref where it is slow")
 	scen := fs.String("scenario", "", "the scenario to bisect (e.g. ipcns)")
@@ -62,7 +63,7 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	switch {
 	case fs.NArg() > 0:
 		return usagef("bisect takes no arguments, got %q", fs.Args())
-	case *tree == "" || *good == "" || *bad == "" || *scen == "":
+	case *repo == "" || *good == "" || *bad == "" || *scen == "":
 		return usagef("bisect needs --tree DIR, --good REF, --bad REF and --scenario NAME")
 	case *boots < 1 || *maxBoots < *boots:
 		return usagef("--boots must be at least 1 and --max-boots at least --boots")
@@ -86,7 +87,7 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	if err != nil {
 		return setupError{err}
 	}
-	w, err := bisect.OpenWorkspace(ctx, *tree, cache)
+	w, err := tree.OpenWorkspace(ctx, *repo, cache)
 	if err != nil {
 		return usageError{err}
 	}
@@ -127,7 +128,7 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 		}
 		fmt.Fprintf(stdout, "\nstate, logs and this report: %s\n", outDir)
 	}
-	var ge *bisect.GitError
+	var ge *tree.GitError
 	switch {
 	case err == nil:
 		return nil

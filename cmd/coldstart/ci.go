@@ -9,13 +9,13 @@ import (
 	"path/filepath"
 	"time"
 
-	"coldstart/harness/bisect"
 	"coldstart/harness/ci"
 	"coldstart/harness/compare"
 	"coldstart/harness/guestimage"
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/qemu"
+	"coldstart/harness/tree"
 	"coldstart/plan"
 )
 
@@ -32,8 +32,8 @@ is printed), 130 interrupted.`
 
 // lab makes the builder and measurer of ci and bisect; tests give fakes.
 type lab struct {
-	builder  func(cache, fragment, name string, jobs int) bisect.Builder
-	measurer func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (bisect.Measurer, error)
+	builder  func(cache, fragment, name string, jobs int) tree.Builder
+	measurer func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (tree.Measurer, error)
 }
 
 func realLab() lab { return labBuilding(guestimage.Build) }
@@ -41,16 +41,16 @@ func realLab() lab { return labBuilding(guestimage.Build) }
 // labBuilding is the real lab, with build making the initramfs.
 func labBuilding(build func(context.Context, guestimage.Options) (*guestimage.Image, error)) lab {
 	return lab{
-		builder: func(cache, fragment, name string, jobs int) bisect.Builder {
-			return &bisect.KernelBuilder{Fetcher: &kernels.Fetcher{CacheDir: cache, Jobs: jobs}, Fragment: fragment, Name: name}
+		builder: func(cache, fragment, name string, jobs int) tree.Builder {
+			return &tree.KernelBuilder{Fetcher: &kernels.Fetcher{CacheDir: cache, Jobs: jobs}, Fragment: fragment, Name: name}
 		},
-		measurer: func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (bisect.Measurer, error) {
+		measurer: func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (tree.Measurer, error) {
 			ir, err := build(ctx, guestimage.Options{Source: src, Cache: cache, Scenarios: scenarios})
 			if err != nil {
 				return nil, setupError{err}
 			}
 			dl := matrix.DefaultDeadlines()
-			return &bisect.QEMUMeasurer{Initrd: ir.Path,
+			return &tree.QEMUMeasurer{Initrd: ir.Path,
 				Plan:  plan.Plan{Scenarios: scenarios, Iterations: vf.iterations, Warmups: vf.warmups, SlowIterations: vf.slowIters, SlowWarmups: vf.slowWarm},
 				Accel: vf.accel, CPUs: vf.cpus, MemoryMB: vf.memory, Deadlines: dl, Progress: prefixWriter(stderr, "  ")}, nil
 		},
@@ -61,7 +61,7 @@ func labBuilding(build func(context.Context, guestimage.Options) (*guestimage.Im
 // a ci run after a bisect of the same tree (or the other way round) reuses
 // the build directory and every image already built, instead of starting
 // from scratch under a second name.
-func buildName(w *bisect.Workspace) string { return "kernel-" + sanitize(filepath.Base(w.Repo)) }
+func buildName(w *tree.Workspace) string { return "kernel-" + sanitize(filepath.Base(w.Repo)) }
 
 // labFlags are the flags ci and bisect share: how to boot, how to compare,
 // whether to explain.
@@ -158,7 +158,7 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	fs := flag.NewFlagSet("ci", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, ciUsage); fs.PrintDefaults() }
-	tree := fs.String("tree", "", "the kernel's git repository")
+	repo := fs.String("tree", "", "the kernel's git repository")
 	base := fs.String("base", "", "the base ref")
 	head := fs.String("head", "", "the patched ref (or --patches)")
 	patches := fs.String("patches", "", "a directory of patches (git format-patch output), applied with git am onto --base")
@@ -176,7 +176,7 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	switch {
 	case fs.NArg() > 0:
 		return usagef("ci takes no arguments, got %q", fs.Args())
-	case *tree == "" || *base == "":
+	case *repo == "" || *base == "":
 		return usagef("ci needs --tree DIR and --base REF")
 	case (*head == "") == (*patches == ""):
 		return usagef("ci needs one of --head REF and --patches DIR")
@@ -206,7 +206,7 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	if err := checkWritable(outDir); err != nil {
 		return setupError{err}
 	}
-	w, err := bisect.OpenWorkspace(ctx, *tree, cache)
+	w, err := tree.OpenWorkspace(ctx, *repo, cache)
 	if err != nil {
 		return usageError{err}
 	}
@@ -227,7 +227,7 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	case err != nil && ctx.Err() != nil:
 		return err
 	case err != nil:
-		var ge *bisect.GitError
+		var ge *tree.GitError
 		if errors.As(err, &ge) {
 			return usageError{err}
 		}

@@ -12,18 +12,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"coldstart/harness/bisect"
-	"coldstart/harness/bisect/bisecttest"
 	"coldstart/harness/guestimage"
 	"coldstart/harness/initramfs"
+	"coldstart/harness/tree"
+	"coldstart/harness/tree/treetest"
 )
 
-// fakeLab builds with bisecttest's fakes: commits holding the delay file
+// fakeLab builds with treetest's fakes: commits holding the delay file
 // are 2x slower.
-func fakeLab(b *bisecttest.Builder, m *bisecttest.Measurer) lab {
+func fakeLab(b *treetest.Builder, m *treetest.Measurer) lab {
 	return lab{
-		builder: func(cache, fragment, name string, jobs int) bisect.Builder { return b },
-		measurer: func(context.Context, io.Writer, string, string, []string, vmFlags) (bisect.Measurer, error) {
+		builder: func(cache, fragment, name string, jobs int) tree.Builder { return b },
+		measurer: func(context.Context, io.Writer, string, string, []string, vmFlags) (tree.Measurer, error) {
 			return m, nil
 		},
 	}
@@ -42,15 +42,15 @@ func TestLabImageServesItsScenarios(t *testing.T) {
 		m, err := lb.measurer(context.Background(), io.Discard, "/src", "/cache", names, vmFlags{})
 		require.NoError(t, err)
 		assert.Equal(t, names, got.Scenarios, "the image's scenarios")
-		assert.Equal(t, names, m.(*bisect.QEMUMeasurer).Scenarios, "the measured scenarios")
+		assert.Equal(t, names, m.(*tree.QEMUMeasurer).Scenarios, "the measured scenarios")
 	}
 }
 
 func TestCIExitCodes(t *testing.T) {
 	t.Setenv("COLDSTART_CACHE", t.TempDir())
-	repo, commits := bisecttest.Repo(t, 9, 5)
+	repo, commits := treetest.Repo(t, 9, 5)
 	patches := t.TempDir()
-	bisecttest.Git(t, repo, "format-patch", "--quiet", "-1", "-o", patches, commits[5])
+	treetest.Git(t, repo, "format-patch", "--quiet", "-1", "-o", patches, commits[5])
 	for _, tc := range []struct {
 		name  string
 		args  []string
@@ -66,8 +66,8 @@ func TestCIExitCodes(t *testing.T) {
 		{"bad ref", []string{"--base", "nosuchref", "--head", commits[5]}, nil, 2, "nosuchref"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &bisecttest.Builder{Fail: tc.fail}
-			m := &bisecttest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 20e6, BootSpread: 0.1}
+			b := &treetest.Builder{Fail: tc.fail}
+			m := &treetest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 20e6, BootSpread: 0.1}
 			var stdout, stderr bytes.Buffer
 			args := append([]string{"--tree", repo, "--scenarios", "ipcns", "--out", t.TempDir()}, tc.args...)
 			err := runCIWith(context.Background(), &stdout, &stderr, args, fakeLab(b, m))
@@ -81,9 +81,9 @@ func TestCIExitCodes(t *testing.T) {
 
 func TestBisectCommand(t *testing.T) {
 	t.Setenv("COLDSTART_CACHE", t.TempDir())
-	repo, commits := bisecttest.Repo(t, 9, 3)
-	b := &bisecttest.Builder{}
-	m := &bisecttest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 20e6, BootSpread: 0.1}
+	repo, commits := treetest.Repo(t, 9, 3)
+	b := &treetest.Builder{}
+	m := &treetest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 20e6, BootSpread: 0.1}
 	var stdout, stderr bytes.Buffer
 	out := t.TempDir()
 	args := []string{"--tree", repo, "--good", commits[0], "--bad", commits[8], "--scenario", "ipcns", "--out", out}
@@ -96,7 +96,7 @@ func TestBisectCommand(t *testing.T) {
 	}
 
 	// Equal ends: refused with exit 2 and the numbers.
-	m = &bisecttest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 10e6, BootSpread: 0.1}
+	m = &treetest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 10e6, BootSpread: 0.1}
 	stdout.Reset()
 	stderr.Reset()
 	args = []string{"--tree", repo, "--good", commits[0], "--bad", commits[2], "--scenario", "ipcns", "--out", t.TempDir(), "--max-boots", "5"}
@@ -110,7 +110,7 @@ func TestBisectCommand(t *testing.T) {
 // with where the time went: the fake's delay under create_ipc_ns.
 func TestCIAndBisectExplain(t *testing.T) {
 	t.Setenv("COLDSTART_CACHE", t.TempDir())
-	repo, commits := bisecttest.Repo(t, 9, 5)
+	repo, commits := treetest.Repo(t, 9, 5)
 	const culprit = "own time grew most in __x64_sys_unshare > create_ipc_ns > msleep: +10.00ms per iteration"
 	for _, tc := range []struct {
 		name    string
@@ -136,8 +136,8 @@ func TestCIAndBisectExplain(t *testing.T) {
 			report: "report.txt", code: 0, wantNot: []string{"explain"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := &bisecttest.Builder{}
-			m := &bisecttest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 20e6, BootSpread: 0.1}
+			b := &treetest.Builder{}
+			m := &treetest.Measurer{Scenario: "ipcns", Good: 10e6, Bad: 20e6, BootSpread: 0.1}
 			var stdout, stderr bytes.Buffer
 			out := t.TempDir()
 			args := append([]string{"--tree", repo, "--out", out}, tc.args...)

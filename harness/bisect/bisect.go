@@ -1,6 +1,7 @@
 // Package bisect finds the kernel commit that made a start-up scenario
-// slower, and holds what bisect and ci share: a private clone of the
-// user's repository (Workspace), a kernel Builder and a Measurer.
+// slower. It builds and boots the commits with package tree (a private
+// clone of the user's repository, a kernel Builder and a Measurer), which
+// it shares with harness/ci.
 //
 // # How a bisect runs
 //
@@ -49,9 +50,9 @@ import (
 	"time"
 
 	"coldstart/harness/compare"
-	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/results"
+	"coldstart/harness/tree"
 	"coldstart/internal/atomicfile"
 	"coldstart/internal/duration"
 	"coldstart/stats"
@@ -59,7 +60,7 @@ import (
 
 // Options configure a bisect.
 type Options struct {
-	Work      *Workspace
+	Work      *tree.Workspace
 	Good, Bad string // refs of the user's repository
 	Scenario  string
 	// Boots is how many boots a measurement starts with (per end, per
@@ -68,8 +69,8 @@ type Options struct {
 	// stats.MinBoots(Alpha) boots on (5 at α = 0.01).
 	Boots, MaxBoots int
 	Compare         compare.Options
-	Builder         Builder
-	Measurer        Measurer
+	Builder         tree.Builder
+	Measurer        tree.Measurer
 	// Explain, when above 0, has every boot trace that many iterations
 	// of the scenario after the timed ones, so that Explain can say where
 	// the time went between the last good and the first bad commit. The
@@ -196,7 +197,7 @@ func (o *Options) check() error {
 		o.Progress = io.Discard
 	}
 	if o.Explain > 0 {
-		m, err := Traced(o.Measurer, o.Explain)
+		m, err := tree.Traced(o.Measurer, o.Explain)
 		if err != nil {
 			return fmt.Errorf("bisect: explain: %w", err)
 		}
@@ -222,7 +223,7 @@ func Run(ctx context.Context, o Options) (st *State, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := gitOut(ctx, w.Repo, "merge-base", "--is-ancestor", good, bad); err != nil {
+	if err := w.IsAncestor(ctx, good, bad); err != nil {
 		return nil, fmt.Errorf("good %.12s is not an ancestor of bad %.12s: git bisect needs good before bad", good, bad)
 	}
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
@@ -332,7 +333,7 @@ var (
 
 // finished reads git bisect's answer to start/good/bad/skip.
 func (st *State) finished(out string, err error) (bool, error) {
-	var ge *GitError
+	var ge *tree.GitError
 	if errors.As(err, &ge) {
 		out = ge.Stderr
 	}
@@ -370,14 +371,14 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 		end   *End
 	}{{"good", &st.Good}, {"bad", &st.Bad}} {
 		fmt.Fprintf(o.Progress, "%s: building %.12s %s\n", e.which, e.end.Commit, e.end.Subject)
-		im, err := BuildLogged(ctx, o.Builder, o.Work, e.end.Commit, filepath.Join(dir, e.which+".build.log"), o.Progress)
+		im, err := tree.BuildLogged(ctx, o.Builder, o.Work, e.end.Commit, filepath.Join(dir, e.which+".build.log"), o.Progress)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			return &EndError{Which: e.which, Commit: e.end.Commit, Err: err}
 		}
-		targets = append(targets, Target(e.which, e.end.Commit, im))
+		targets = append(targets, tree.Target(e.which, e.end.Commit, im))
 	}
 	st.Good.Groups, st.Bad.Groups = nil, nil
 	for round := 1; ; round++ {
@@ -440,14 +441,14 @@ func measureStep(ctx context.Context, o Options, st *State, commit string) (*Ste
 		return s, nil
 	}
 	fmt.Fprintf(o.Progress, "step %d: building %.12s %s\n", n, commit, s.Subject)
-	im, err := BuildLogged(ctx, o.Builder, o.Work, commit, filepath.Join(s.Dir, "build.log"), o.Progress)
+	im, err := tree.BuildLogged(ctx, o.Builder, o.Work, commit, filepath.Join(s.Dir, "build.log"), o.Progress)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return skip("build failed: " + Tail(err.Error(), 6))
+		return skip("build failed: " + tree.Tail(err.Error(), 6))
 	}
-	t := Target("step", commit, im)
+	t := tree.Target("step", commit, im)
 	for round := 1; ; round++ {
 		boots := min(o.Boots, o.MaxBoots-len(s.Groups))
 		files, err := o.Measurer.Measure(ctx, []matrix.Target{t}, boots, filepath.Join(s.Dir, fmt.Sprintf("round-%d", round)))
@@ -455,7 +456,7 @@ func measureStep(ctx context.Context, o Options, st *State, commit string) (*Ste
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
-			return skip("boot failed: " + Tail(err.Error(), 6))
+			return skip("boot failed: " + tree.Tail(err.Error(), 6))
 		}
 		if err := scenarioOK(files[0], o.Scenario); err != nil {
 			return skip(err.Error())
@@ -474,29 +475,6 @@ func measureStep(ctx context.Context, o Options, st *State, commit string) (*Ste
 	}
 }
 
-// BuildLogged builds commit in w, keeping the build's output in logPath
-// (and showing it on progress); a failure is noted at the log's end.
-func BuildLogged(ctx context.Context, b Builder, w *Workspace, commit, logPath string, progress io.Writer) (*kernels.Image, error) {
-	lf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer lf.Close()
-	im, err := b.Build(ctx, w, commit, io.MultiWriter(lf, progress))
-	if err != nil {
-		fmt.Fprintf(lf, "\nbuild of %s failed: %v\n", commit, err)
-	}
-	return im, err
-}
-
-// Target names a built commit for the matrix: role-<12 hex digits>.
-func Target(role, commit string, im *kernels.Image) matrix.Target {
-	return matrix.Target{
-		Kernel: kernels.Kernel{Name: role + "-" + commit[:12], Source: kernels.SourceBuild, Version: im.Release},
-		Image:  im,
-	}
-}
-
 func scenarioOK(f *results.File, scenario string) error {
 	sc := f.Scenarios[scenario]
 	switch {
@@ -506,15 +484,6 @@ func scenarioOK(f *results.File, scenario string) error {
 		return fmt.Errorf("%s: scenario %s %s: %s", f.Kernel.Name, scenario, sc.Status, sc.Reason)
 	}
 	return nil
-}
-
-// Tail is the last n lines of s.
-func Tail(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = append([]string{"..."}, lines[len(lines)-n:]...)
-	}
-	return strings.Join(lines, "\n")
 }
 
 func loadState(path string) (*State, error) {

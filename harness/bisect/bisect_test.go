@@ -10,8 +10,9 @@ import (
 	"testing"
 
 	"coldstart/harness/bisect"
-	"coldstart/harness/bisect/bisecttest"
 	"coldstart/harness/compare"
+	"coldstart/harness/tree"
+	"coldstart/harness/tree/treetest"
 	"coldstart/stats"
 )
 
@@ -20,9 +21,9 @@ const scenario = "ipcns"
 type fixture struct {
 	repo    string
 	commits []string
-	work    *bisect.Workspace
-	builder *bisecttest.Builder
-	meas    *bisecttest.Measurer
+	work    *tree.Workspace
+	builder *treetest.Builder
+	meas    *treetest.Measurer
 	opts    bisect.Options
 	head    string
 }
@@ -34,11 +35,11 @@ func newFixture(t *testing.T) *fixture { return newFixtureSlow(t, 5) }
 func newFixtureSlow(t *testing.T, slow int) *fixture {
 	t.Helper()
 	f := &fixture{}
-	f.repo, f.commits = bisecttest.Repo(t, 9, slow)
-	f.head = bisecttest.Git(t, f.repo, "rev-parse", "HEAD")
+	f.repo, f.commits = treetest.Repo(t, 9, slow)
+	f.head = treetest.Git(t, f.repo, "rev-parse", "HEAD")
 	f.work = openWork(t, f.repo, t.TempDir())
-	f.builder = &bisecttest.Builder{}
-	f.meas = &bisecttest.Measurer{Scenario: scenario, Good: 10e6, Bad: 20e6, BootSpread: 0.15}
+	f.builder = &treetest.Builder{}
+	f.meas = &treetest.Measurer{Scenario: scenario, Good: 10e6, Bad: 20e6, BootSpread: 0.15}
 	f.opts = bisect.Options{
 		Work: f.work, Good: f.commits[0], Bad: f.commits[8], Scenario: scenario,
 		Boots: 5, MaxBoots: 15, Compare: compare.DefaultOptions(),
@@ -47,9 +48,9 @@ func newFixtureSlow(t *testing.T, slow int) *fixture {
 	return f
 }
 
-func openWork(t *testing.T, repo, cache string) *bisect.Workspace {
+func openWork(t *testing.T, repo, cache string) *tree.Workspace {
 	t.Helper()
-	w, err := bisect.OpenWorkspace(context.Background(), repo, cache)
+	w, err := tree.OpenWorkspace(context.Background(), repo, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,17 +62,17 @@ func openWork(t *testing.T, repo, cache string) *bisect.Workspace {
 // is not bisecting.
 func (f *fixture) checkClean(t *testing.T) {
 	t.Helper()
-	if got := bisecttest.Git(t, f.repo, "rev-parse", "HEAD"); got != f.head {
+	if got := treetest.Git(t, f.repo, "rev-parse", "HEAD"); got != f.head {
 		t.Errorf("user's HEAD moved: %s, want %s", got, f.head)
 	}
-	if st := bisecttest.Git(t, f.repo, "status", "--porcelain"); st != "" {
+	if st := treetest.Git(t, f.repo, "status", "--porcelain"); st != "" {
 		t.Errorf("user's tree is not clean:\n%s", st)
 	}
-	if b := bisecttest.Git(t, f.repo, "symbolic-ref", "HEAD"); b != "refs/heads/main" {
+	if b := treetest.Git(t, f.repo, "symbolic-ref", "HEAD"); b != "refs/heads/main" {
 		t.Errorf("user's branch changed: %s", b)
 	}
 	for _, dir := range []string{f.repo, f.work.Dir} {
-		if refs := bisecttest.Git(t, dir, "for-each-ref", "refs/bisect"); refs != "" {
+		if refs := treetest.Git(t, dir, "for-each-ref", "refs/bisect"); refs != "" {
 			t.Errorf("%s: refs/bisect left behind:\n%s", dir, refs)
 		}
 		if _, err := os.Stat(filepath.Join(dir, ".git", "BISECT_LOG")); err == nil {
@@ -258,8 +259,8 @@ func TestResumeAfterInterruption(t *testing.T) {
 	// handle (the first one is closed).
 	f.work.Close()
 	w2 := openWork(t, f.repo, filepath.Dir(filepath.Dir(f.work.Dir)))
-	b2 := &bisecttest.Builder{}
-	m2 := &bisecttest.Measurer{Scenario: scenario, Good: 10e6, Bad: 20e6, BootSpread: 0.15}
+	b2 := &treetest.Builder{}
+	m2 := &treetest.Measurer{Scenario: scenario, Good: 10e6, Bad: 20e6, BootSpread: 0.15}
 	o := f.opts
 	o.Work, o.Builder, o.Measurer = w2, b2, m2
 	st2, err := bisect.Run(context.Background(), o)
@@ -283,7 +284,7 @@ func TestResumeAfterInterruption(t *testing.T) {
 	f.checkClean(t)
 
 	// Running it once more prints the stored answer without measuring.
-	m3 := &bisecttest.Measurer{Scenario: scenario}
+	m3 := &treetest.Measurer{Scenario: scenario}
 	o.Measurer = m3
 	st3, err := bisect.Run(context.Background(), o)
 	if err != nil || st3.FirstBad != f.commits[5] || m3.Calls() != 0 {
@@ -297,7 +298,7 @@ func TestEndThatDoesNotBuildIsAnError(t *testing.T) {
 	f.builder.Fail = map[string]bool{"commit 8": true}
 	_, err := bisect.Run(context.Background(), f.opts)
 	var ee *bisect.EndError
-	if !errors.As(err, &ee) || ee.Which != "bad" || !errors.Is(err, bisecttest.ErrBuild) {
+	if !errors.As(err, &ee) || ee.Which != "bad" || !errors.Is(err, treetest.ErrBuild) {
 		t.Fatalf("err = %v, want an *EndError for bad wrapping the build error", err)
 	}
 	f.checkClean(t)
@@ -392,8 +393,8 @@ func TestExplain(t *testing.T) {
 			}
 			t.Log("\n" + b.String())
 			c := e.Report.Culprit
-			if c == nil || c.Path != bisecttest.DelayPath || c.SelfGrowth != 10e6 {
-				t.Errorf("culprit %+v, want %s +10 ms", c, bisecttest.DelayPath)
+			if c == nil || c.Path != treetest.DelayPath || c.SelfGrowth != 10e6 {
+				t.Errorf("culprit %+v, want %s +10 ms", c, treetest.DelayPath)
 			}
 			// Every boot of both commits, over all rounds, was traced.
 			if e.Report.Base.Boots != len(boots(st, f.commits[tc.lastGood])) || e.Report.New.Boots != len(boots(st, f.commits[tc.firstBad])) {

@@ -24,28 +24,28 @@ import (
 	"os"
 	"path/filepath"
 
-	"coldstart/harness/bisect"
 	"coldstart/harness/compare"
 	"coldstart/harness/matrix"
 	"coldstart/harness/results"
+	"coldstart/harness/tree"
 	"coldstart/internal/atomicfile"
 )
 
 // Options configure a ci run.
 type Options struct {
-	Work *bisect.Workspace
+	Work *tree.Workspace
 	Base string // ref of the user's repository
 	// Head is a ref, or Patches a directory of patches for git am; one of
 	// the two.
 	Head, Patches string
 	Boots         int
 	Compare       compare.Options
-	Builder       bisect.Builder
-	Measurer      bisect.Measurer
+	Builder       tree.Builder
+	Measurer      tree.Measurer
 	// Explain, when above 0, has every boot trace that many iterations
 	// per scenario after the timed ones, and the reports explain the
 	// regressed and improved scenarios. The Measurer must be a
-	// bisect.Tracer.
+	// tree.Tracer.
 	Explain  int
 	Out      string // reports, build logs, result files, console logs
 	Progress io.Writer
@@ -109,7 +109,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Progress = io.Discard
 	}
 	if o.Explain > 0 {
-		m, err := bisect.Traced(o.Measurer, o.Explain)
+		m, err := tree.Traced(o.Measurer, o.Explain)
 		if err != nil {
 			return nil, fmt.Errorf("ci: explain: %w", err)
 		}
@@ -138,15 +138,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 
 	var targets []matrix.Target
 	for _, side := range []struct{ name, commit, log string }{{"base", r.Base, r.BaseLog}, {"head", r.Head, r.HeadLog}} {
-		im, err := bisect.BuildLogged(ctx, o.Builder, o.Work, side.commit, side.log, o.Progress)
+		im, err := tree.BuildLogged(ctx, o.Builder, o.Work, side.commit, side.log, o.Progress)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
 			data, _ := os.ReadFile(side.log)
-			return nil, &InfraError{Stage: "build " + side.name, Log: side.log, Tail: bisect.Tail(string(data), 20), Err: err}
+			return nil, &InfraError{Stage: "build " + side.name, Log: side.log, Tail: tree.Tail(string(data), 20), Err: err}
 		}
-		targets = append(targets, bisect.Target(side.name, side.commit, im))
+		targets = append(targets, tree.Target(side.name, side.commit, im))
 	}
 
 	fmt.Fprintf(o.Progress, "booting base and head alternately, %d boots each\n", o.Boots)
@@ -217,7 +217,7 @@ func consoleTail(files []*results.File) string {
 			if err != nil {
 				continue
 			}
-			return fmt.Sprintf("%s boot %d (%s):\n%s", f.Kernel.Name, b.Index, b.ConsoleLog, bisect.Tail(string(data), 20))
+			return fmt.Sprintf("%s boot %d (%s):\n%s", f.Kernel.Name, b.Index, b.ConsoleLog, tree.Tail(string(data), 20))
 		}
 	}
 	return ""

@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"coldstart/harness/bisect"
-	"coldstart/harness/bisect/bisecttest"
 	"coldstart/harness/ci"
 	"coldstart/harness/compare"
+	"coldstart/harness/tree"
+	"coldstart/harness/tree/treetest"
 )
 
 const scenario = "ipcns"
@@ -20,18 +20,18 @@ type fixture struct {
 	repo    string
 	commits []string
 	opts    ci.Options
-	builder *bisecttest.Builder
-	meas    *bisecttest.Measurer
+	builder *treetest.Builder
+	meas    *treetest.Measurer
 }
 
 // 9 commits, commit 5 adds the delay.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	t.Parallel()
-	f := &fixture{builder: &bisecttest.Builder{},
-		meas: &bisecttest.Measurer{Scenario: scenario, Good: 10e6, Bad: 20e6, BootSpread: 0.1}}
-	f.repo, f.commits = bisecttest.Repo(t, 9, 5)
-	w, err := bisect.OpenWorkspace(context.Background(), f.repo, t.TempDir())
+	f := &fixture{builder: &treetest.Builder{},
+		meas: &treetest.Measurer{Scenario: scenario, Good: 10e6, Bad: 20e6, BootSpread: 0.1}}
+	f.repo, f.commits = treetest.Repo(t, 9, 5)
+	w, err := tree.OpenWorkspace(context.Background(), f.repo, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func newFixture(t *testing.T) *fixture {
 // patchDir is git format-patch of one commit of the repository.
 func (f *fixture) patchDir(t *testing.T, commit string) string {
 	dir := t.TempDir()
-	bisecttest.Git(t, f.repo, "format-patch", "--quiet", "-1", "-o", dir, commit)
+	treetest.Git(t, f.repo, "format-patch", "--quiet", "-1", "-o", dir, commit)
 	return dir
 }
 
@@ -87,7 +87,7 @@ func TestBootsAlternate(t *testing.T) {
 
 func TestPatchSeries(t *testing.T) {
 	f := newFixture(t)
-	userHead := bisecttest.Git(t, f.repo, "rev-parse", "HEAD")
+	userHead := treetest.Git(t, f.repo, "rev-parse", "HEAD")
 	for _, tc := range []struct {
 		name    string
 		patch   string
@@ -109,10 +109,10 @@ func TestPatchSeries(t *testing.T) {
 			t.Errorf("%s: head %s is not a new commit on base", tc.name, r.Head)
 		}
 	}
-	if got := bisecttest.Git(t, f.repo, "rev-parse", "HEAD"); got != userHead {
+	if got := treetest.Git(t, f.repo, "rev-parse", "HEAD"); got != userHead {
 		t.Errorf("the user's HEAD moved")
 	}
-	if st := bisecttest.Git(t, f.repo, "status", "--porcelain"); st != "" {
+	if st := treetest.Git(t, f.repo, "status", "--porcelain"); st != "" {
 		t.Errorf("the user's tree changed:\n%s", st)
 	}
 }
@@ -212,9 +212,9 @@ func TestExplain(t *testing.T) {
 func TestExplainNeedsATracer(t *testing.T) {
 	f := newFixture(t)
 	f.opts.Base, f.opts.Head, f.opts.Explain = f.commits[4], f.commits[5], 3
-	f.opts.Measurer = struct{ bisect.Measurer }{f.meas}
+	f.opts.Measurer = struct{ tree.Measurer }{f.meas}
 	_, err := ci.Run(context.Background(), f.opts)
-	if !errors.Is(err, bisect.ErrCannotTrace) || len(f.builder.Done) != 0 {
+	if !errors.Is(err, tree.ErrCannotTrace) || len(f.builder.Done) != 0 {
 		t.Fatalf("err = %v (built %v), want ErrCannotTrace before building", err, f.builder.Done)
 	}
 }

@@ -1,4 +1,4 @@
-package bisect
+package tree
 
 import (
 	"context"
@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"coldstart/harness/kernels"
+	"coldstart/harness/matrix"
 	"coldstart/internal/atomicfile"
 )
 
@@ -85,4 +87,36 @@ func (b *KernelBuilder) Build(ctx context.Context, w *Workspace, commit string, 
 		return nil, err
 	}
 	return kernels.ImageFromFile(ctx, stored, cache)
+}
+
+// BuildLogged builds commit in w, keeping the build's output in logPath
+// (and showing it on progress); a failure is noted at the log's end.
+func BuildLogged(ctx context.Context, b Builder, w *Workspace, commit, logPath string, progress io.Writer) (*kernels.Image, error) {
+	lf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer lf.Close()
+	im, err := b.Build(ctx, w, commit, io.MultiWriter(lf, progress))
+	if err != nil {
+		fmt.Fprintf(lf, "\nbuild of %s failed: %v\n", commit, err)
+	}
+	return im, err
+}
+
+// Target names a built commit for the matrix: role-<12 hex digits>.
+func Target(role, commit string, im *kernels.Image) matrix.Target {
+	return matrix.Target{
+		Kernel: kernels.Kernel{Name: role + "-" + commit[:12], Source: kernels.SourceBuild, Version: im.Release},
+		Image:  im,
+	}
+}
+
+// Tail is the last n lines of s.
+func Tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{"..."}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
 }

@@ -1,4 +1,11 @@
-package bisect
+// Package tree builds and boots the commits of a kernel git tree: a private
+// clone of the user's repository (Workspace), the Builder of a commit's
+// kernel, and the Measurer that boots built kernels alternately. It is
+// what harness/ci (a base and a patched head) and harness/bisect (the
+// commits between good and bad) both stand on; neither owns it.
+//
+// Environment: none directly (see harness/kernels and harness/qemu).
+package tree
 
 import (
 	"bytes"
@@ -137,6 +144,13 @@ func (w *Workspace) Apply(ctx context.Context, base, dir string) (string, error)
 		return "", fmt.Errorf("git am of %d patch(es) from %s onto %.12s: %w", len(patches), dir, base, err)
 	}
 	return w.Git(ctx, "rev-parse", "HEAD")
+}
+
+// IsAncestor reports an error unless commit a is an ancestor of commit b
+// in the user's repository.
+func (w *Workspace) IsAncestor(ctx context.Context, a, b string) error {
+	_, err := gitOut(ctx, w.Repo, "merge-base", "--is-ancestor", a, b)
+	return err
 }
 
 // Subject is a commit's one-line subject.

@@ -1,8 +1,8 @@
-// Package bisecttest holds fakes for testing bisect and ci without kernels
+// Package treetest holds fakes for testing bisect and ci without kernels
 // or QEMU: a git repository with a known slow commit, a Builder that makes
 // "good" and "bad" images from it, and a Measurer that draws samples from
 // a good and a bad distribution.
-package bisecttest
+package treetest
 
 import (
 	"context"
@@ -21,10 +21,10 @@ import (
 	"testing"
 
 	"coldstart/event"
-	"coldstart/harness/bisect"
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/results"
+	"coldstart/harness/tree"
 	"coldstart/plan"
 )
 
@@ -82,8 +82,8 @@ type Builder struct {
 // ErrBuild is what a failing fake build returns.
 var ErrBuild = errors.New("make bzImage: *** [Makefile:1234: vmlinux] Error 2")
 
-// Build implements bisect.Builder.
-func (b *Builder) Build(ctx context.Context, w *bisect.Workspace, commit string, log io.Writer) (*kernels.Image, error) {
+// Build implements tree.Builder.
+func (b *Builder) Build(ctx context.Context, w *tree.Workspace, commit string, log io.Writer) (*kernels.Image, error) {
 	subject := w.Subject(ctx, commit)
 	b.mu.Lock()
 	b.Done = append(b.Done, subject)
@@ -151,9 +151,9 @@ func TracePaths(delay int64) map[string]int64 {
 	return p
 }
 
-// Traced implements bisect.Tracer. Unlike the real one it changes m
+// Traced implements tree.Tracer. Unlike the real one it changes m
 // itself, so that tests see what was asked.
-func (m *Measurer) Traced(n int) bisect.Measurer {
+func (m *Measurer) Traced(n int) tree.Measurer {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.Trace = n
@@ -188,7 +188,7 @@ func (m *Measurer) Calls() int {
 	return m.calls
 }
 
-// Measure implements bisect.Measurer, booting the targets alternately.
+// Measure implements tree.Measurer, booting the targets alternately.
 func (m *Measurer) Measure(ctx context.Context, targets []matrix.Target, boots int, dir string) ([]*results.File, error) {
 	m.mu.Lock()
 	m.calls++
@@ -263,7 +263,7 @@ func (m *Measurer) Measure(ctx context.Context, targets []matrix.Target, boots i
 		}
 	}
 	if len(failed) > 0 {
-		return files, fmt.Errorf("%w: %s", bisect.ErrBoot, strings.Join(failed, ", "))
+		return files, fmt.Errorf("%w: %s", tree.ErrBoot, strings.Join(failed, ", "))
 	}
 	return files, nil
 }
