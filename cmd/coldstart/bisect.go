@@ -10,7 +10,6 @@ import (
 
 	"coldstart/harness/bisect"
 	"coldstart/harness/compare"
-	"coldstart/harness/kernels"
 	"coldstart/harness/tree"
 	"coldstart/internal/atomicfile"
 )
@@ -40,30 +39,24 @@ func runBisect(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	return runBisectWith(ctx, stdout, stderr, args, realLab())
 }
 
-func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb lab) error {
-	src, srcErr := sourceDir()
+func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string, l lab) error {
 	fs := flag.NewFlagSet("bisect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, bisectUsage); fs.PrintDefaults() }
-	repo := fs.String("tree", "", "the kernel's git repository")
 	good := fs.String("good", "", "a ref where the scenario is fast")
 	bad := fs.String("bad", "", "a later ref where it is slow")
 	scen := fs.String("scenario", "", "the scenario to bisect (e.g. ipcns)")
 	boots := fs.Int("boots", 5, "boots per measurement (at least 5 for p ≤ 0.01)")
 	maxBoots := fs.Int("max-boots", 15, "boots a commit may get while its verdict is unknown")
-	out := fs.String("out", "", "state, logs and report (default: results/bisect/<good>-<bad>-<scenario> in the source tree; rerun to resume)")
 	var lf labFlags
-	lf.register(fs, src)
+	lf.register(fs, l.find(), "state, logs and report (default: results/bisect/<good>-<bad>-<scenario> in the source tree; rerun to resume)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+		return flagError(err)
 	}
 	switch {
 	case fs.NArg() > 0:
 		return usagef("bisect takes no arguments, got %q", fs.Args())
-	case *repo == "" || *good == "" || *bad == "" || *scen == "":
+	case lf.repo == "" || *good == "" || *bad == "" || *scen == "":
 		return usagef("bisect needs --tree DIR, --good REF, --bad REF and --scenario NAME")
 	case *boots < 1 || *maxBoots < *boots:
 		return usagef("--boots must be at least 1 and --max-boots at least --boots")
@@ -72,7 +65,6 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	if err != nil {
 		return err
 	}
-	vf := lf.vf
 	names, err := parseScenarios(*scen)
 	if err != nil {
 		return err
@@ -80,54 +72,60 @@ func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string,
 	if len(names) != 1 {
 		return usagef("--scenario names one scenario")
 	}
-	if srcErr != nil {
-		return setupError{srcErr}
+	if err := l.open(stderr); err != nil {
+		return err
 	}
-	cache, err := kernels.DefaultCacheDir()
+	w, err := l.workspace(ctx, lf.repo)
 	if err != nil {
-		return setupError{err}
-	}
-	w, err := tree.OpenWorkspace(ctx, *repo, cache)
-	if err != nil {
-		return usageError{err}
+		return err
 	}
 	defer w.Close()
-	outDir := *out
-	if outDir == "" {
-		outDir = filepath.Join(src, "results", "bisect", sanitize(*good+"-"+*bad+"-"+names[0]))
+	outDir, err := l.outDir(lf.out, "bisect", sanitize(*good+"-"+*bad+"-"+names[0]))
+	if err != nil {
+		return err
 	}
-	if err := checkWritable(outDir); err != nil {
-		return setupError{err}
-	}
-	m, err := lb.measurer(ctx, stderr, src, cache, names, vf)
+	b, m, err := l.onTree(ctx, w, names, lf.vf)
 	if err != nil {
 		return err
 	}
 	st, err := bisect.Run(ctx, bisect.Options{
 		Work: w, Good: *good, Bad: *bad, Scenario: names[0], Boots: *boots, MaxBoots: *maxBoots, Compare: co,
-		Builder:  lb.builder(cache, vf.fragment, buildName(w), vf.makeJobs),
-		Measurer: m, Explain: traced, Out: outDir, Progress: stderr,
+		Builder: b, Measurer: m, Explain: traced, Out: outDir, Progress: stderr,
 	})
 	if st != nil && st.Measured && (err == nil || errors.Is(err, bisect.ErrInconclusive)) {
-		write := func(w io.Writer) error { return bisect.WriteTable(w, st) }
-		if lf.ef.on {
-			exp := bisect.Explain(st, outDir)
-			write = func(w io.Writer) error {
-				if err := bisect.WriteTable(w, st); err != nil {
-					return err
-				}
-				return compare.WriteExplanationsText(w, []compare.Explanation{exp}, 0)
-			}
-		}
-		report := filepath.Join(outDir, "report.txt")
-		if werr := atomicfile.Write(report, 0o644, write); werr != nil {
+		if werr := writeBisect(stdout, st, outDir, lf.ef.on); werr != nil {
 			return werr
 		}
-		if werr := write(stdout); werr != nil {
-			return werr
-		}
-		fmt.Fprintf(stdout, "\nstate, logs and this report: %s\n", outDir)
 	}
+	return bisectError(ctx, stderr, err, outDir)
+}
+
+// writeBisect writes the steps of st (and with explain where the time
+// went) to report.txt in outDir and to w.
+func writeBisect(w io.Writer, st *bisect.State, outDir string, explain bool) error {
+	write := func(w io.Writer) error { return bisect.WriteTable(w, st) }
+	if explain {
+		exp := bisect.Explain(st, outDir)
+		write = func(w io.Writer) error {
+			if err := bisect.WriteTable(w, st); err != nil {
+				return err
+			}
+			return compare.WriteExplanationsText(w, []compare.Explanation{exp}, 0)
+		}
+	}
+	if err := atomicfile.Write(filepath.Join(outDir, "report.txt"), 0o644, write); err != nil {
+		return err
+	}
+	if err := write(w); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nstate, logs and this report: %s\n", outDir)
+	return nil
+}
+
+// bisectError classifies what bisect.Run returned: inconclusive is exit 1,
+// ends that do not differ or a bad ref the user's, the rest the machine's.
+func bisectError(ctx context.Context, stderr io.Writer, err error, outDir string) error {
 	var ge *tree.GitError
 	switch {
 	case err == nil:

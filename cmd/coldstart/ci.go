@@ -11,7 +11,6 @@ import (
 
 	"coldstart/harness/ci"
 	"coldstart/harness/compare"
-	"coldstart/harness/guestimage"
 	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/qemu"
@@ -30,48 +29,20 @@ private clone under the cache. Exit status: 0 nothing regressed, 1 a
 scenario regressed, 2 a kernel could not be built or booted (the log's tail
 is printed), 130 interrupted.`
 
-// lab makes the builder and measurer of ci and bisect; tests give fakes.
-type lab struct {
-	builder  func(cache, fragment, name string, jobs int) tree.Builder
-	measurer func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (tree.Measurer, error)
-}
-
-func realLab() lab { return labBuilding(guestimage.Build) }
-
-// labBuilding is the real lab, with build making the initramfs.
-func labBuilding(build func(context.Context, guestimage.Options) (*guestimage.Image, error)) lab {
-	return lab{
-		builder: func(cache, fragment, name string, jobs int) tree.Builder {
-			return &tree.KernelBuilder{Fetcher: &kernels.Fetcher{CacheDir: cache, Jobs: jobs}, Fragment: fragment, Name: name}
-		},
-		measurer: func(ctx context.Context, stderr io.Writer, src, cache string, scenarios []string, vf vmFlags) (tree.Measurer, error) {
-			ir, err := build(ctx, guestimage.Options{Source: src, Cache: cache, Scenarios: scenarios})
-			if err != nil {
-				return nil, setupError{err}
-			}
-			dl := matrix.DefaultDeadlines()
-			return &tree.QEMUMeasurer{Initrd: ir.Path,
-				Plan:  plan.Plan{Scenarios: scenarios, Iterations: vf.iterations, Warmups: vf.warmups, SlowIterations: vf.slowIters, SlowWarmups: vf.slowWarm},
-				Accel: vf.accel, CPUs: vf.cpus, MemoryMB: vf.memory, Deadlines: dl, Progress: prefixWriter(stderr, "  ")}, nil
-		},
-	}
-}
-
-// buildName names the kernel builds of w's tree. ci and bisect share it, so
-// a ci run after a bisect of the same tree (or the other way round) reuses
-// the build directory and every image already built, instead of starting
-// from scratch under a second name.
-func buildName(w *tree.Workspace) string { return "kernel-" + sanitize(filepath.Base(w.Repo)) }
-
-// labFlags are the flags ci and bisect share: how to boot, how to compare,
-// whether to explain.
+// labFlags are the flags ci and bisect share: the tree, where the reports
+// go, how to boot, how to compare, whether to explain.
 type labFlags struct {
-	vf vmFlags
-	cf compareFlags
-	ef explainFlags
+	repo, out string
+	vf        vmFlags
+	cf        compareFlags
+	ef        explainFlags
 }
 
-func (lf *labFlags) register(fs *flag.FlagSet, src string) {
+// register declares them; src is the source tree (the config fragment's
+// default is in it), outHelp says what --out holds.
+func (lf *labFlags) register(fs *flag.FlagSet, src, outHelp string) {
+	fs.StringVar(&lf.repo, "tree", "", "the kernel's git repository")
+	fs.StringVar(&lf.out, "out", "", outHelp)
 	lf.vf.register(fs, src)
 	lf.cf.register(fs)
 	lf.ef.register(fs)
@@ -153,30 +124,24 @@ func runCI(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	return runCIWith(ctx, stdout, stderr, args, realLab())
 }
 
-func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb lab) error {
-	src, srcErr := sourceDir()
+func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, l lab) error {
 	fs := flag.NewFlagSet("ci", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, ciUsage); fs.PrintDefaults() }
-	repo := fs.String("tree", "", "the kernel's git repository")
 	base := fs.String("base", "", "the base ref")
 	head := fs.String("head", "", "the patched ref (or --patches)")
 	patches := fs.String("patches", "", "a directory of patches (git format-patch output), applied with git am onto --base")
 	scenarios := fs.String("scenarios", "", "comma-separated scenarios (default: all kernel primitives)")
 	boots := fs.Int("boots", 6, "boots of each kernel, alternated (at least 5 for p ≤ 0.01)")
-	out := fs.String("out", "", "report directory (default: results/ci/<UTC stamp> in the source tree)")
 	var lf labFlags
-	lf.register(fs, src)
+	lf.register(fs, l.find(), "report directory (default: results/ci/<UTC stamp> in the source tree)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+		return flagError(err)
 	}
 	switch {
 	case fs.NArg() > 0:
 		return usagef("ci takes no arguments, got %q", fs.Args())
-	case *repo == "" || *base == "":
+	case lf.repo == "" || *base == "":
 		return usagef("ci needs --tree DIR and --base REF")
 	case (*head == "") == (*patches == ""):
 		return usagef("ci needs one of --head REF and --patches DIR")
@@ -187,51 +152,32 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 	if err != nil {
 		return err
 	}
-	vf := lf.vf
 	names, err := ciScenarios(*scenarios)
 	if err != nil {
 		return err
 	}
-	if srcErr != nil {
-		return setupError{srcErr}
+	if err := l.open(stderr); err != nil {
+		return err
 	}
-	cache, err := kernels.DefaultCacheDir()
+	outDir, err := l.outDir(lf.out, "ci", matrix.Stamp(time.Now()))
 	if err != nil {
-		return setupError{err}
+		return err
 	}
-	outDir := *out
-	if outDir == "" {
-		outDir = filepath.Join(src, "results", "ci", matrix.Stamp(time.Now()))
-	}
-	if err := checkWritable(outDir); err != nil {
-		return setupError{err}
-	}
-	w, err := tree.OpenWorkspace(ctx, *repo, cache)
+	w, err := l.workspace(ctx, lf.repo)
 	if err != nil {
-		return usageError{err}
+		return err
 	}
 	defer w.Close()
-	m, err := lb.measurer(ctx, stderr, src, cache, names, vf)
+	b, m, err := l.onTree(ctx, w, names, lf.vf)
 	if err != nil {
 		return err
 	}
 	res, err := ci.Run(ctx, ci.Options{
 		Work: w, Base: *base, Head: *head, Patches: *patches, Boots: *boots, Compare: co,
-		Builder:  lb.builder(cache, vf.fragment, buildName(w), vf.makeJobs),
-		Measurer: m, Explain: traced, Out: outDir, Progress: stderr,
+		Builder: b, Measurer: m, Explain: traced, Out: outDir, Progress: stderr,
 	})
-	var ie *ci.InfraError
-	switch {
-	case errors.As(err, &ie):
-		return setupError{err}
-	case err != nil && ctx.Err() != nil:
-		return err
-	case err != nil:
-		var ge *tree.GitError
-		if errors.As(err, &ge) {
-			return usageError{err}
-		}
-		return setupError{err}
+	if err != nil {
+		return ciError(ctx, err)
 	}
 	if err := res.Write(stdout, "text"); err != nil {
 		return err
@@ -241,6 +187,23 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, lb 
 		return fmt.Errorf("%w: head %.12s is slower than base %.12s (see %s)", errRegressed, res.Head, res.Base, res.Markdown)
 	}
 	return failedRows(res.Report)
+}
+
+// ciError classifies a failed ci.Run: a kernel that could not be built or
+// booted, or anything else of the machine's, is a setup error, a bad ref
+// or patch series the user's.
+func ciError(ctx context.Context, err error) error {
+	var ie *ci.InfraError
+	var ge *tree.GitError
+	switch {
+	case errors.As(err, &ie):
+		return setupError{err}
+	case ctx.Err() != nil:
+		return err
+	case errors.As(err, &ge):
+		return usageError{err}
+	}
+	return setupError{err}
 }
 
 // ciScenarios: the named scenarios, or every kernel primitive.

@@ -22,8 +22,8 @@ import (
 // are 2x slower.
 func fakeLab(b *treetest.Builder, m *treetest.Measurer) lab {
 	return lab{
-		builder: func(cache, fragment, name string, jobs int) tree.Builder { return b },
-		measurer: func(context.Context, io.Writer, string, string, []string, vmFlags) (tree.Measurer, error) {
+		builder: func(*lab, *tree.Workspace, vmFlags) tree.Builder { return b },
+		measurer: func(context.Context, *lab, []string, vmFlags) (tree.Measurer, error) {
 			return m, nil
 		},
 	}
@@ -39,10 +39,12 @@ func TestLabImageServesItsScenarios(t *testing.T) {
 			got = o
 			return &guestimage.Image{Result: &initramfs.Result{Path: "/initrd"}}, nil
 		})
-		m, err := lb.measurer(context.Background(), io.Discard, "/src", "/cache", names, vmFlags{})
+		lb.src, lb.cache, lb.stderr = "/src", "/cache", io.Discard
+		m, err := lb.measurer(context.Background(), &lb, names, vmFlags{})
 		require.NoError(t, err)
 		assert.Equal(t, names, got.Scenarios, "the image's scenarios")
 		assert.Equal(t, names, m.(*tree.QEMUMeasurer).Scenarios, "the measured scenarios")
+		assert.Equal(t, "/cache", m.(*tree.QEMUMeasurer).CacheDir, "where the accelerator probe's answer is kept")
 	}
 }
 

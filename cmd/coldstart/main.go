@@ -38,6 +38,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -77,6 +78,15 @@ type setupError struct{ err error }
 
 func (e setupError) Error() string { return e.err.Error() }
 func (e setupError) Unwrap() error { return e.err }
+
+// flagError is the command's error for a flag parsing error: none after
+// -h (the usage is printed and nothing failed), else a usage error.
+func flagError(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	return usageError{err}
+}
 
 func exitCode(ctx context.Context, stderr io.Writer, err error) int {
 	if err == nil {

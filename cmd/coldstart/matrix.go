@@ -6,15 +6,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"coldstart/harness/compare"
-	"coldstart/harness/guestimage"
-	"coldstart/harness/initramfs"
-	"coldstart/harness/kernels"
 	"coldstart/harness/matrix"
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
@@ -51,10 +47,8 @@ type matrixFlags struct {
 	compare    compareFlags
 }
 
-func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) error {
-	var mf matrixFlags
-	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+// register declares matrix's flags.
+func (mf *matrixFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&mf.kernels, "kernels", "", "comma-separated kernel names from the kernels directory, or all (default: the default matrix, the files without default = false)")
 	fs.StringVar(&mf.kernelFile, "kernel-file", "", "an ad-hoc kernel image (bzImage or vmlinux) to run instead")
 	fs.StringVar(&mf.kernelsDir, "kernels-dir", "", "directory of kernel files (default: kernels/ in the source tree)")
@@ -81,44 +75,54 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	fs.IntVar(&mf.maxBoots, "max-boots", 15, "with --adaptive, the most boots a kernel gets")
 	fs.StringVar(&mf.baselines, "baselines", "", "directory of baselines, <kernel>.json (default: results/baselines in the source tree); given, or with --adaptive, the run ends with the verdicts against them and exits 1 on a regression;\ngiven, the run is adaptive unless --adaptive=false")
 	mf.compare.register(fs)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
-	}
+}
+
+// matrixRun is what matrix's flags resolve to, before any slow work.
+type matrixRun struct {
+	plan      plan.Plan
+	shard     matrix.Shard
+	rule      compare.Options
+	appendW   []string
+	compared  bool // the run ends with verdicts against baselines
+	baselines bool // --baselines was given
+}
+
+// resolve checks the flags (filling them from the run with --resume) and
+// says what the run is.
+func (mf *matrixFlags) resolve(fs *flag.FlagSet, stderr io.Writer) (*matrixRun, error) {
 	if fs.NArg() > 0 {
-		return usagef("matrix takes no arguments, got %q", fs.Args())
+		return nil, usagef("matrix takes no arguments, got %q", fs.Args())
 	}
 	if mf.boots < 1 || mf.iterations < 1 || mf.warmups < 0 || mf.slowIters < 0 || mf.slowWarm < 0 || mf.trace < 0 {
-		return usagef("--boots and --iterations must be at least 1, --warmups, --slow-iterations and --slow-warmups at least 0")
+		return nil, usagef("--boots and --iterations must be at least 1, --warmups, --slow-iterations and --slow-warmups at least 0")
 	}
 	if mf.cpus < 1 {
-		return usagef("--cpus must be at least 1")
+		return nil, usagef("--cpus must be at least 1")
 	}
-	baselinesGiven, adaptiveGiven := false, false
+	adaptiveGiven := false
+	r := &matrixRun{}
 	fs.Visit(func(f *flag.Flag) {
-		baselinesGiven = baselinesGiven || f.Name == "baselines"
+		r.baselines = r.baselines || f.Name == "baselines"
 		adaptiveGiven = adaptiveGiven || f.Name == "adaptive"
 	})
 	if mf.tcgThread != "multi" && mf.tcgThread != "single" {
-		return usagef("--tcg-thread %q: want multi or single", mf.tcgThread)
+		return nil, usagef("--tcg-thread %q: want multi or single", mf.tcgThread)
 	}
 	switch mf.accel {
 	case "auto", qemu.AccelKVM, qemu.AccelTCG:
 	default:
-		return usagef("--accel %q: want auto, kvm or tcg", mf.accel)
+		return nil, usagef("--accel %q: want auto, kvm or tcg", mf.accel)
 	}
 	if mf.cpus < 2 {
 		fmt.Fprintln(stderr, "warning: with one vCPU, kernels before about 5.17 skip RCU grace periods, hiding the regressions coldstart looks for")
 	}
-	shard, err := matrix.ParseShard(mf.shard)
-	if err != nil {
-		return usageError{err}
+	var err error
+	if r.shard, err = matrix.ParseShard(mf.shard); err != nil {
+		return nil, usageError{err}
 	}
 	if mf.resume != "" {
-		if err := planFromRun(fs, &mf); err != nil {
-			return err
+		if err := planFromRun(fs, mf); err != nil {
+			return nil, err
 		}
 	}
 	// A run that ends in verdicts adds boots while they are unknown,
@@ -126,179 +130,146 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	// 20% step only about a third of the time even at a 5% boot spread;
 	// adding boots up to 15 finds 95% of them (harness/compare
 	// TestAdaptiveRates).
-	if baselinesGiven && !adaptiveGiven && mf.resume == "" && shard.IsZero() {
+	if r.baselines && !adaptiveGiven && mf.resume == "" && r.shard.IsZero() {
 		mf.adaptive = true
 	}
 	if mf.adaptive {
 		if mf.maxBoots < mf.boots {
-			return usagef("--max-boots %d is fewer than --boots %d", mf.maxBoots, mf.boots)
+			return nil, usagef("--max-boots %d is fewer than --boots %d", mf.maxBoots, mf.boots)
 		}
-		if !shard.IsZero() {
-			return usagef("--adaptive needs every boot of a kernel in one run: it does not go with --shard")
+		if !r.shard.IsZero() {
+			return nil, usagef("--adaptive needs every boot of a kernel in one run: it does not go with --shard")
 		}
 	}
-	rule, err := mf.compare.options()
-	if err != nil {
-		return err
+	if r.rule, err = mf.compare.options(); err != nil {
+		return nil, err
 	}
 	scenarios, err := parseScenarios(mf.scenarios)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var appendWords []string
 	if mf.appendArgs != "" {
-		appendWords = strings.Fields(mf.appendArgs)
-		for _, w := range appendWords {
+		r.appendW = strings.Fields(mf.appendArgs)
+		for _, w := range r.appendW {
 			if strings.HasPrefix(w, plan.Prefix) {
-				return usagef("--append %q: coldstart.* words are the harness's own; use the matrix flags", w)
+				return nil, usagef("--append %q: coldstart.* words are the harness's own; use the matrix flags", w)
 			}
 		}
 	}
+	r.plan = plan.Plan{Scenarios: scenarios, Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Trace: mf.trace, Warmups: mf.warmups, SlowWarmups: mf.slowWarm}
+	r.compared = mf.adaptive || r.baselines
+	return r, nil
+}
 
+func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) error {
+	var mf matrixFlags
+	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	mf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return flagError(err)
+	}
+	mr, err := mf.resolve(fs, stderr)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, mf.timeout)
 	defer cancel()
 
-	src, err := sourceDir()
+	l := realLab()
+	if err := l.open(stderr); err != nil {
+		return err
+	}
+	outDir, err := l.outDir(mf.out, "runs", matrix.Stamp(time.Now()))
 	if err != nil {
-		return setupError{err}
+		return err
 	}
-	cache, err := kernels.DefaultCacheDir()
-	if err != nil {
-		return setupError{err}
-	}
-	outDir := mf.out
-	if outDir == "" {
-		outDir = filepath.Join(src, "results", "runs", matrix.Stamp(time.Now()))
-	}
-	if err := checkWritable(outDir); err != nil {
-		return setupError{err}
-	}
-
 	// Kernels first: a typo in a name must fail before any slow work.
-	targets, err := selectKernels(mf, src)
+	targets, err := selectKernels(mf, l.src)
 	if err != nil {
 		return err
 	}
 	var baselines map[string]*results.File
-	compared := mf.adaptive || baselinesGiven
-	if compared {
-		if mf.baselines == "" {
-			mf.baselines = filepath.Join(src, "results", "baselines")
-		}
-		if baselines, err = loadBaselines(mf.baselines, targets, baselinesGiven); err != nil {
+	if mr.compared {
+		if baselines, err = l.baselines(&mf.baselines, mr.baselines, targets); err != nil {
 			return err
 		}
-		if len(baselines) == 0 {
-			fmt.Fprintf(stderr, "warning: no baseline in %s for any of these kernels: nothing will be compared\n", mf.baselines)
-		}
 	}
-	fetcher := &kernels.Fetcher{CacheDir: cache, Progress: prefixWriter(stderr, "kernels: ")}
-	for i := range targets {
-		t := &targets[i]
-		if t.Image != nil {
-			continue
-		}
-		im, err := fetcher.Fetch(ctx, t.Kernel)
-		if err != nil {
-			return setupError{fmt.Errorf("kernel %s: %w", t.Kernel.Name, err)}
-		}
-		t.Image = im
+	if err := l.fetch(ctx, targets); err != nil {
+		return err
 	}
-
-	start := time.Now()
-	ir, err := guestimage.Build(ctx, guestimage.Options{Source: src, Cache: cache, Scenarios: scenarios})
+	ir, err := l.initramfs(ctx, mr.plan.Scenarios, stderr)
 	if err != nil {
-		return setupError{err}
+		return err
 	}
-	how := "built"
-	if ir.Hit {
-		how = "cached"
-	}
-	fmt.Fprintf(stderr, "initramfs %s (%s) in %v\n", how, filepath.Base(ir.Path), time.Since(start).Round(time.Millisecond))
-	for _, n := range ir.Notes {
-		fmt.Fprintf(stderr, "initramfs: %s\n", n)
-	}
-
-	accel := mf.accel
-	if accel == "auto" {
-		var why string
-		accel, why = matrix.ProbeAccel(ctx, targets[0], ir.Path, mf.cpus, mf.memory, cache)
-		fmt.Fprintf(stderr, "accelerator: %s (%s)\n", accel, why)
-	}
+	accel := l.accel(ctx, mf.accel, targets[0], ir.Path, mf.cpus, mf.memory)
 
 	fmt.Fprintf(stderr, "run directory: %s\n", outDir)
 	dl := matrix.DefaultDeadlines()
 	dl.Hello, dl.Scenario = mf.helloTO, mf.scenarioTO
 	mo := matrix.Options{
-		Targets: targets, Initrd: ir.Path,
-		Plan:  plan.Plan{Scenarios: scenarios, Boots: mf.boots, Iterations: mf.iterations, SlowIterations: mf.slowIters, Trace: mf.trace, Warmups: mf.warmups, SlowWarmups: mf.slowWarm},
-		Accel: accel, TCGThread: mf.tcgThread, CPUs: mf.cpus, MemoryMB: mf.memory, Append: appendWords,
+		Targets: targets, Initrd: ir.Path, Plan: mr.plan,
+		Accel: accel, TCGThread: mf.tcgThread, CPUs: mf.cpus, MemoryMB: mf.memory, Append: mr.appendW,
 		Deadlines: dl, OutDir: outDir, Progress: stderr,
-		Jobs: mf.jobs, Shard: shard, Resume: mf.resume != "",
+		Jobs: mf.jobs, Shard: mr.shard, Resume: mf.resume != "",
 	}
-	overall := rule.Alpha
+	rule := mr.rule
 	if mf.adaptive {
 		mo.Adaptive = &matrix.Adaptive{Baselines: baselines, MaxBoots: mf.maxBoots, Compare: rule}
 		rule = mo.Adaptive.Rule(mf.boots)
 	}
 	files, runErr := matrix.Run(ctx, mo)
-	for _, f := range files {
-		fmt.Fprintln(stdout)
-		if err := matrix.WriteTable(stdout, f); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintln(stdout)
-	if err := matrix.WriteTimes(stdout, files); err != nil {
+	if err := writeMatrix(stdout, files, outDir); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nresults: %s\n", outDir)
-	if !compared || ctx.Err() != nil {
+	if !mr.compared || ctx.Err() != nil {
 		return runErr
 	}
 	r, none := matrix.Verdicts(files, baselines, rule)
 	r.Base, r.New = mf.baselines, outDir
 	if mf.adaptive {
 		r.Notes = append(r.Notes, fmt.Sprintf("adaptive: boots were added while a verdict was unknown, up to %d a kernel; each look used α = %.2g, so that all looks together keep %g",
-			mf.maxBoots, rule.Alpha, overall))
+			mf.maxBoots, rule.Alpha, mr.rule.Alpha))
 	}
 	if err := writeVerdicts(stdout, r, none); err != nil {
 		return err
 	}
-	if r.Regressed() {
-		var which []string
-		for _, row := range r.Rows {
-			if row.Verdict == stats.Regressed {
-				which = append(which, row.Scenario+" on "+row.Kernel)
-			}
-		}
-		return errors.Join(runErr, fmt.Errorf("%w against the baselines in %s: %s", errRegressed, mf.baselines, strings.Join(which, ", ")))
+	if err := regressedAgainst(r, mf.baselines); err != nil {
+		return errors.Join(runErr, err)
 	}
 	return runErr
 }
 
-// loadBaselines reads dir/<kernel>.json for each target that has one. A
-// missing directory is an error only when it was asked for by name.
-func loadBaselines(dir string, targets []matrix.Target, given bool) (map[string]*results.File, error) {
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		if given {
-			return nil, usagef("--baselines %s: not a directory", dir)
-		}
-		return nil, nil
-	}
-	out := map[string]*results.File{}
-	for _, t := range targets {
-		p := filepath.Join(dir, t.Kernel.Name+".json")
-		f, err := results.Read(p)
-		switch {
-		case err == nil:
-			out[t.Kernel.Name] = f
-		case errors.Is(err, os.ErrNotExist):
-		default:
-			return nil, usagef("baseline %s: %v", p, err)
+// writeMatrix prints a table per kernel, the run's times and where its
+// results are.
+func writeMatrix(w io.Writer, files []*results.File, outDir string) error {
+	for _, f := range files {
+		fmt.Fprintln(w)
+		if err := matrix.WriteTable(w, f); err != nil {
+			return err
 		}
 	}
-	return out, nil
+	fmt.Fprintln(w)
+	if err := matrix.WriteTimes(w, files); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nresults: %s\n", outDir)
+	return nil
+}
+
+// regressedAgainst is an errRegressed naming the scenarios and kernels
+// that regressed against the baselines in dir, or nil.
+func regressedAgainst(r *compare.Report, dir string) error {
+	if !r.Regressed() {
+		return nil
+	}
+	var which []string
+	for _, row := range r.Rows {
+		if row.Verdict == stats.Regressed {
+			which = append(which, row.Scenario+" on "+row.Kernel)
+		}
+	}
+	return fmt.Errorf("%w against the baselines in %s: %s", errRegressed, dir, strings.Join(which, ", "))
 }
 
 // writeVerdicts prints the comparison of a run with its baselines in
@@ -345,55 +316,6 @@ func parseScenarios(list string) ([]string, error) {
 	return names, nil
 }
 
-func selectKernels(mf matrixFlags, src string) ([]matrix.Target, error) {
-	if mf.kernelFile != "" {
-		if mf.kernels != "" {
-			return nil, usagef("give --kernels or --kernel-file, not both")
-		}
-		cache, err := kernels.DefaultCacheDir()
-		if err != nil {
-			return nil, setupError{err}
-		}
-		im, err := kernels.ImageFromFile(context.Background(), mf.kernelFile, cache)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("--kernel-file: %w", err)}
-		}
-		k := kernels.Kernel{Name: "file-" + sanitize(filepath.Base(mf.kernelFile)), Source: kernels.SourceFile, Version: im.Release}
-		return []matrix.Target{{Kernel: k, Image: im}}, nil
-	}
-	dir := mf.kernelsDir
-	if dir == "" {
-		dir = filepath.Join(src, "kernels")
-	}
-	all, err := kernels.Load(dir)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	if len(all) == 0 {
-		return nil, usagef("no kernel files in %s: add one (see kernels/README.md) or use --kernel-file", dir)
-	}
-	var ts []matrix.Target
-	if mf.kernels == "" || mf.kernels == "all" {
-		for _, k := range all {
-			if k.Default || mf.kernels == "all" {
-				ts = append(ts, matrix.Target{Kernel: k})
-			}
-		}
-		if len(ts) == 0 {
-			return nil, usagef("no kernel file in %s is in the default matrix: give --kernels NAME,... or --kernels all", dir)
-		}
-		return ts, nil
-	}
-	for _, n := range strings.Split(mf.kernels, ",") {
-		k, err := kernels.Lookup(all, strings.TrimSpace(n))
-		if err != nil {
-			return nil, usageError{err}
-		}
-		ts = append(ts, matrix.Target{Kernel: k})
-	}
-	return ts, nil
-}
-
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_' {
@@ -404,37 +326,6 @@ func sanitize(s string) string {
 		}
 		return '-'
 	}, s)
-}
-
-// sourceDir is the coldstart source tree: the guest agent is built from it.
-func sourceDir() (string, error) {
-	if d := os.Getenv("COLDSTART_SRC"); d != "" {
-		return initramfs.ModuleRoot(d)
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	return initramfs.ModuleRoot(wd)
-}
-
-// checkWritable makes dir and proves a file can be written there, before
-// any boot: a run must not fail at its end for want of a place to put it.
-func checkWritable(dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("output directory %s: %w (choose another with --out)", dir, err)
-	}
-	f, err := os.CreateTemp(dir, ".probe-*")
-	if err != nil {
-		return fmt.Errorf("output directory %s is not writable: %w (choose another with --out)", dir, err)
-	}
-	_, werr := f.Write(make([]byte, 64<<10))
-	f.Close()
-	os.Remove(f.Name())
-	if werr != nil {
-		return fmt.Errorf("output directory %s: cannot write 64 KiB: %w (disk full? choose another with --out)", dir, werr)
-	}
-	return nil
 }
 
 type prefixed struct {

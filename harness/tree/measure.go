@@ -59,6 +59,10 @@ type QEMUMeasurer struct {
 	Append    []string
 	Deadlines matrix.Deadlines
 	Progress  io.Writer
+	// CacheDir keeps the accelerator probe's answer (matrix.ProbeAccel),
+	// so that only the first run on a host boots to ask; "" probes every
+	// time.
+	CacheDir string
 
 	// run is matrix.Run; tests replace it.
 	run func(context.Context, matrix.Options) ([]*results.File, error)
@@ -74,7 +78,7 @@ func (m *QEMUMeasurer) Measure(ctx context.Context, targets []matrix.Target, boo
 	}
 	if m.Accel == "" || m.Accel == "auto" {
 		var why string
-		m.Accel, why = matrix.ProbeAccel(ctx, targets[0], m.Initrd, m.CPUs, m.MemoryMB, "")
+		m.Accel, why = matrix.ProbeAccel(ctx, targets[0], m.Initrd, m.CPUs, m.MemoryMB, m.CacheDir)
 		fmt.Fprintf(progress, "accelerator: %s (%s)\n", m.Accel, why)
 	}
 	run := m.run
