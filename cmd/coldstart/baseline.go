@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -20,17 +19,13 @@ func runBaseline(_ context.Context, stdout, stderr io.Writer, args []string) err
 		return usagef("baseline needs the subcommand update")
 	}
 	o := baseline.DefaultOptions()
-	fs := flag.NewFlagSet("baseline update", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("baseline update", "", stderr)
 	dir := fs.String("dir", "", "baselines directory (default: results/baselines in the source tree)")
 	fs.IntVar(&o.MinBoots, "min-boots", o.MinBoots, "usable boots each supported scenario needs (below 5 nothing can be called regressed)")
 	fs.IntVar(&o.MinSamplesPerBoot, "min-samples", o.MinSamplesPerBoot, "samples a boot needs to count")
 	pos, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+		return flagError(err)
 	}
 	if len(pos) != 1 {
 		return usagef("baseline update takes one RUN_DIR, got %d arguments", len(pos))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -40,9 +39,7 @@ func runBisect(ctx context.Context, stdout, stderr io.Writer, args []string) err
 }
 
 func runBisectWith(ctx context.Context, stdout, stderr io.Writer, args []string, l lab) error {
-	fs := flag.NewFlagSet("bisect", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, bisectUsage); fs.PrintDefaults() }
+	fs := newFlagSet("bisect", bisectUsage, stderr)
 	good := fs.String("good", "", "a ref where the scenario is fast")
 	bad := fs.String("bad", "", "a later ref where it is slow")
 	scen := fs.String("scenario", "", "the scenario to bisect (e.g. ipcns)")

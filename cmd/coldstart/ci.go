@@ -125,9 +125,7 @@ func runCI(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 }
 
 func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, l lab) error {
-	fs := flag.NewFlagSet("ci", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprintln(stderr, ciUsage); fs.PrintDefaults() }
+	fs := newFlagSet("ci", ciUsage, stderr)
 	base := fs.String("base", "", "the base ref")
 	head := fs.String("head", "", "the patched ref (or --patches)")
 	patches := fs.String("patches", "", "a directory of patches (git format-patch output), applied with git am onto --base")

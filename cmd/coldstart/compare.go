@@ -134,24 +134,21 @@ func inputError(err error) error {
 	return usageError{err}
 }
 
+const compareUsage = `usage: coldstart compare BASE NEW [flags]
+
+BASE and NEW are result files or run directories (a baselines directory as BASE);
+kernels are matched by name. Exit 1 when anything regressed, 2 on bad input.`
+
 func runCompare(_ context.Context, stdout, stderr io.Writer, args []string) error {
 	var cf compareFlags
-	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: coldstart compare BASE NEW [flags]\n\nBASE and NEW are result files or run directories (a baselines directory as BASE);\nkernels are matched by name. Exit 1 when anything regressed, 2 on bad input.")
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("compare", compareUsage, stderr)
 	format := fs.String("format", "text", "output format: "+strings.Join(compare.Formats, ", "))
 	out := fs.String("out", "", "write the report to this file (atomically) instead of stdout")
 	explainRows := fs.Bool("explain", false, "after the verdicts, show where in the kernel each regressed or improved scenario's time went,\nfrom the traces in the result files (matrix --trace N); text, markdown and html\n(html pages embed the regressed ones whenever there are traces)")
 	cf.register(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+		return flagError(err)
 	}
 	if len(pos) != 2 {
 		fs.Usage()

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -17,8 +16,7 @@ import (
 // the scenario's time grew from A to B. A and B are result files, or run
 // directories (then --kernel names the file in each, unless it holds one).
 func runExplain(_ context.Context, stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("explain", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("explain", "", stderr)
 	scenario := fs.String("scenario", "", "the scenario to explain (required)")
 	kernel := fs.String("kernel", "", "the kernel whose result file to take from run directories")
 	format := fs.String("format", "text", "text, markdown or svg")
@@ -26,10 +24,7 @@ func runExplain(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	out := fs.String("out", "", "write here instead of stdout")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+		return flagError(err)
 	}
 	if len(pos) != 2 {
 		return usagef("explain takes two result files or run directories (base, new), got %d", len(pos))

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -14,8 +12,7 @@ import (
 )
 
 func runHistory(_ context.Context, stdout, stderr io.Writer, args []string) error {
-	fs := flag.NewFlagSet("history", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("history", "", stderr)
 	threshold := fs.String("threshold", "5%", "ignore steps smaller than this")
 	metric := fs.String("metric", "wall", "wall or op")
 	calibrate := fs.Bool("calibrate", false, "divide each boot's samples by its guest speed (the agent's calibration), so that nights on a busier host do not look like steps")
@@ -24,10 +21,7 @@ func runHistory(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	fs.IntVar(&o.MinSize, "min-runs", o.MinSize, "fewest runs on each side of a step")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+		return flagError(err)
 	}
 	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "usage: coldstart history DIR   (DIR holds nightly run directories, named so that they sort in time order)")

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -163,18 +162,14 @@ func runKernels(ctx context.Context, stdout, stderr io.Writer, args []string) er
 }
 
 func runKernelsBuild(ctx context.Context, stdout, stderr io.Writer, f *kernels.Fetcher, src string, args []string) error {
-	fs := flag.NewFlagSet("kernels build", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("kernels build", "", stderr)
 	tree := fs.String("tree", "", "kernel source tree (a directory, or a git repository with --ref)")
 	ref := fs.String("ref", "", "git ref in --tree to build (exported with git archive; the tree is not touched)")
 	frag := fs.String("config", filepath.Join(src, "kernels", kernels.DefaultFragment), "config fragment applied on top of make tinyconfig")
 	name := fs.String("name", "", "cache name (default: build-<tree directory name>)")
 	configOnly := fs.Bool("config-only", false, "stop after make olddefconfig and the fragment check (about a minute)")
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+		return flagError(err)
 	}
 	if *tree == "" || fs.NArg() > 0 {
 		return usagef("kernels build needs --tree DIR and takes no arguments")

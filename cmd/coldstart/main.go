@@ -79,6 +79,17 @@ type setupError struct{ err error }
 func (e setupError) Error() string { return e.err.Error() }
 func (e setupError) Unwrap() error { return e.err }
 
+// newFlagSet is a subcommand's flag set: it returns its errors, and
+// writes them and -h's defaults, after usage when there is one, to stderr.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if usage != "" {
+		fs.Usage = func() { fmt.Fprintln(stderr, usage); fs.PrintDefaults() }
+	}
+	return fs
+}
+
 // flagError is the command's error for a flag parsing error: none after
 // -h (the usage is printed and nothing failed), else a usage error.
 func flagError(err error) error {

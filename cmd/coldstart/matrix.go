@@ -163,8 +163,7 @@ func (mf *matrixFlags) resolve(fs *flag.FlagSet, stderr io.Writer) (*matrixRun, 
 
 func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 	var mf matrixFlags
-	fs := flag.NewFlagSet("matrix", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("matrix", "", stderr)
 	mf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return flagError(err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -18,17 +17,13 @@ const reportExplains = 12
 
 func runReport(_ context.Context, stdout, stderr io.Writer, args []string) error {
 	var cf compareFlags
-	fs := flag.NewFlagSet("report", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("report", "", stderr)
 	htmlOut := fs.String("html", "", "write the HTML page here (required)")
 	baselines := fs.String("baselines", "", "baselines directory (default: results/baselines in the source tree, if any; \"none\" for none)")
 	cf.register(fs)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err}
+		return flagError(err)
 	}
 	if len(pos) == 0 || *htmlOut == "" {
 		fmt.Fprintln(stderr, "usage: coldstart report RUN_DIR... --html FILE [--baselines DIR]")
