@@ -38,7 +38,6 @@ package bisect
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -55,6 +54,7 @@ import (
 	"coldstart/harness/tree"
 	"coldstart/internal/atomicfile"
 	"coldstart/internal/duration"
+	"coldstart/internal/jsonfile"
 	"coldstart/stats"
 )
 
@@ -487,26 +487,21 @@ func scenarioOK(f *results.File, scenario string) error {
 }
 
 func loadState(path string) (*State, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	var st State
-	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w (remove it to start over)", path, err)
-	}
-	if st.Schema != stateSchema {
-		return nil, fmt.Errorf("%s has state schema %d, this coldstart reads %d: remove it to start over", path, st.Schema, stateSchema)
+	if err := jsonfile.Read(path, &st, stateSchema, "bisect state"); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: remove it to start over", err)
 	}
 	return &st, nil
 }
 
+// SchemaVersion implements jsonfile.Versioned.
+func (st *State) SchemaVersion() int { return st.Schema }
+
 func saveState(path string, st *State) error {
-	data, err := json.MarshalIndent(finiteState(st), "", " ")
-	if err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
+	return jsonfile.Write(path, finiteState(st), "bisect state")
 }
 
 // finiteState is a copy of st that JSON can encode: NaN and ±Inf (no

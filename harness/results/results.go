@@ -14,16 +14,13 @@
 package results
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
 
 	"coldstart/event"
-	"coldstart/internal/atomicfile"
+	"coldstart/internal/jsonfile"
 	"coldstart/plan"
 )
 
@@ -178,30 +175,20 @@ type Unsupported struct {
 
 // Write stores f at path atomically, indented for people and diffs.
 func Write(path string, f *File) error {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", " ")
-	if err := enc.Encode(f); err != nil {
-		return fmt.Errorf("encode results for %s: %w", f.Kernel.Name, err)
-	}
-	return atomicfile.WriteFile(path, buf.Bytes(), 0o644)
+	return jsonfile.Write(path, f, "results for "+f.Kernel.Name)
 }
 
 // Read loads a result file and checks its schema.
 func Read(path string) (*File, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
 	var f File
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s is not a coldstart result file: %w", path, err)
-	}
-	if f.Schema != Schema {
-		return nil, fmt.Errorf("%s has result schema %d; this coldstart reads %d", path, f.Schema, Schema)
+	if err := jsonfile.Read(path, &f, Schema, "result"); err != nil {
+		return nil, err
 	}
 	return &f, nil
 }
+
+// SchemaVersion implements jsonfile.Versioned.
+func (f *File) SchemaVersion() int { return f.Schema }
 
 // Walls returns the wall times of a scenario's samples, in nanoseconds.
 func (s *Scenario) Walls() []float64 {
