@@ -74,7 +74,7 @@ type Options struct {
 	// Explain, when above 0, has every boot trace that many iterations
 	// of the scenario after the timed ones, so that Explain can say where
 	// the time went between the last good and the first bad commit. The
-	// Measurer must be a Tracer.
+	// Measurer must be a tree.Tracer.
 	Explain  int
 	Out      string // state, logs and report
 	Progress io.Writer
