@@ -164,14 +164,11 @@ func Groups(f *results.File, scenario, metric string) (groups [][]float64, boots
 			coarse[b.Index] = true
 		}
 	}
-	byBoot := map[int][]float64{}
-	for _, s := range sc.Samples {
-		v := float64(s.WallNS)
-		if metric == "op" {
-			v = float64(s.OpNS)
-		}
-		byBoot[s.Boot] = append(byBoot[s.Boot], v)
+	v := results.Wall
+	if metric == "op" {
+		v = results.Op
 	}
+	byBoot := sc.ByBoot(v)
 	for b := range byBoot {
 		boots = append(boots, b)
 	}

@@ -122,14 +122,7 @@ func Ratios(f *results.File) []Ratio {
 		if num == nil || den == nil {
 			continue
 		}
-		byBoot := func(s *results.Scenario) map[int][]float64 {
-			m := map[int][]float64{}
-			for _, x := range s.Samples {
-				m[x.Boot] = append(m[x.Boot], float64(x.WallNS))
-			}
-			return m
-		}
-		nb, db := byBoot(num), byBoot(den)
+		nb, db := num.ByBoot(results.Wall), den.ByBoot(results.Wall)
 		var rs []float64
 		for b, nv := range nb {
 			if dv, ok := db[b]; ok && len(nv) > 0 && len(dv) > 0 {

@@ -30,6 +30,10 @@ func WriteTimes(w io.Writer, files []*results.File) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	header := false
 	for _, f := range files {
+		timed := map[string]map[int][]float64{}
+		for name, s := range f.Scenarios {
+			timed[name] = s.ByBoot(results.Wall)
+		}
 		var hello, prep, scen, shut, total []float64
 		for _, b := range f.Boots {
 			if b.Status != results.StatusOK || b.ScenarioMS == nil {
@@ -58,19 +62,15 @@ func WriteTimes(w io.Writer, files []*results.File) error {
 					}
 					settle, cal = sumMS(waits), sumMS(loops)
 				}
-				timed := 0.0
-				if s := f.Scenarios[name]; s != nil {
-					for _, x := range s.Samples {
-						if x.Boot == b.Index {
-							timed += float64(x.WallNS) / 1e6
-						}
-					}
+				ran := 0.0
+				for _, ns := range timed[name][b.Index] {
+					ran += ns / 1e6
 				}
 				p.total = append(p.total, spent)
 				p.settle = append(p.settle, settle)
 				p.cal = append(p.cal, cal)
-				p.timed = append(p.timed, timed)
-				p.other = append(p.other, math.Max(0, spent-settle-cal-timed))
+				p.timed = append(p.timed, ran)
+				p.other = append(p.other, math.Max(0, spent-settle-cal-ran))
 			}
 			scen = append(scen, sum)
 		}

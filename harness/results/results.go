@@ -199,7 +199,25 @@ func (s *Scenario) Walls() []float64 {
 	return v
 }
 
-// SamplesByBoot groups a scenario's samples by boot index.
+// ByBoot groups a scenario's samples by boot index, each as v of it
+// (WallNS, OpNS, ...): the boot is the unit of replication, and every
+// per-boot figure starts here.
+func (s *Scenario) ByBoot(v func(Sample) int64) map[int][]float64 {
+	m := map[int][]float64{}
+	for _, x := range s.Samples {
+		m[x.Boot] = append(m[x.Boot], float64(v(x)))
+	}
+	return m
+}
+
+// Wall is the whole cycle's time of a sample, the metric ByBoot usually
+// takes.
+func Wall(x Sample) int64 { return x.WallNS }
+
+// Op is the system call's own time of a sample.
+func Op(x Sample) int64 { return x.OpNS }
+
+// SamplesByBoot groups every scenario's samples by boot index.
 func (f *File) SamplesByBoot() map[int]map[string][]Sample {
 	m := map[int]map[string][]Sample{}
 	for name, s := range f.Scenarios {
