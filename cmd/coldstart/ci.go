@@ -66,7 +66,7 @@ func (lf *labFlags) resolve() (compare.Options, int, error) {
 type vmFlags struct {
 	iterations, warmups, cpus, memory, makeJobs int
 	slowIters, slowWarm                         int
-	accel, fragment, cacheDir                   string
+	accel, fragment, cacheDir, clock            string
 }
 
 func (vf *vmFlags) register(fs *flag.FlagSet, src string) {
@@ -75,7 +75,8 @@ func (vf *vmFlags) register(fs *flag.FlagSet, src string) {
 	fs.IntVar(&vf.slowIters, "slow-iterations", 5, "timed iterations of the scenarios that run whole programs (oci-run/*, isolation/*, seccomp-*); 0: same as --iterations")
 	fs.IntVar(&vf.slowWarm, "slow-warmups", 1, "untimed iterations of the scenarios that run whole programs; 0: same as --warmups")
 	fs.StringVar(&vf.accel, "accel", "auto", "auto (KVM if a probe boot works, else TCG), kvm or tcg")
-	fs.IntVar(&vf.cpus, "cpus", 2, "guest vCPUs (at least 2: on one CPU older kernels skip RCU grace periods)")
+	fs.IntVar(&vf.cpus, "cpus", 0, "guest vCPUs (default 2: on one CPU older kernels skip RCU grace periods; 1 with --clock virtual)")
+	fs.StringVar(&vf.clock, "clock", qemu.ClockWall, "the guest's clock: wall, or virtual (QEMU's instruction count, idle skipped: host load cannot move it; TCG, one vCPU, kernels 5.17 and later)")
 	fs.IntVar(&vf.memory, "memory", 1024, "guest memory in MiB")
 	fs.StringVar(&vf.fragment, "config", filepath.Join(src, "kernels", kernels.DefaultFragment), "config fragment applied on top of make tinyconfig")
 	fs.IntVar(&vf.makeJobs, "make-jobs", 0, "make -j for kernel builds (default: host CPUs)")
@@ -104,6 +105,18 @@ func (ef *explainFlags) iterations() (int, error) {
 }
 
 func (vf *vmFlags) check() error {
+	if vf.cpus == 0 {
+		vf.cpus = 2
+		if vf.clock == qemu.ClockVirtual {
+			vf.cpus = qemu.VirtualClock.CPUs
+		}
+	}
+	if vf.clock == qemu.ClockVirtual && vf.accel == "auto" {
+		vf.accel = qemu.AccelTCG
+	}
+	if err := qemu.CheckClock(vf.clock, vf.accel, vf.cpus); err != nil {
+		return usagef("--clock %s: %v", vf.clock, err)
+	}
 	if vf.iterations < 1 || vf.warmups < 0 || vf.cpus < 1 || vf.slowIters < 0 || vf.slowWarm < 0 {
 		return usagef("--iterations and --cpus must be at least 1, --warmups, --slow-iterations and --slow-warmups at least 0")
 	}

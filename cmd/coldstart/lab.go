@@ -204,7 +204,7 @@ func qemuMeasurer(ctx context.Context, l *lab, scenarios []string, vf vmFlags) (
 	}
 	return &tree.QEMUMeasurer{Initrd: ir.Path,
 		Plan:  plan.Plan{Scenarios: scenarios, Iterations: vf.iterations, Warmups: vf.warmups, SlowIterations: vf.slowIters, SlowWarmups: vf.slowWarm},
-		Accel: vf.accel, CPUs: vf.cpus, MemoryMB: vf.memory, Deadlines: matrix.DefaultDeadlines(),
+		Accel: vf.accel, Clock: vf.clock, CPUs: vf.cpus, MemoryMB: vf.memory, Deadlines: matrix.DefaultDeadlines(),
 		Progress: prefixWriter(l.stderr, "  "), CacheDir: l.cache}, nil
 }
 

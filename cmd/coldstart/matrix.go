@@ -29,6 +29,7 @@ type matrixFlags struct {
 	slowWarm   int
 	trace      int
 	tcgThread  string
+	clock      string
 	warmups    int
 	out        string
 	accel      string
@@ -57,6 +58,7 @@ func (mf *matrixFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&mf.iterations, "iterations", 30, "timed iterations per scenario per boot")
 	fs.IntVar(&mf.slowIters, "slow-iterations", 5, "timed iterations of the scenarios that run whole programs (oci-run/*, isolation/*, seccomp-*); 0: same as --iterations")
 	fs.IntVar(&mf.warmups, "warmups", 3, "untimed iterations before the timed ones")
+	fs.StringVar(&mf.clock, "clock", qemu.ClockWall, "the guest's clock: wall (runs with the host's; host load moves timings) or virtual\n(QEMU's instruction count, idle skipped: host load cannot move it; TCG, one vCPU, kernels 5.17 and later)")
 	fs.IntVar(&mf.slowWarm, "slow-warmups", 1, "untimed iterations of the scenarios that run whole programs (oci-run/*, isolation/*, seccomp-*): one fills the caches; 0: same as --warmups")
 	fs.IntVar(&mf.trace, "trace", 0, "after the timed iterations, trace this many more per scenario with function_graph (for coldstart explain)")
 	fs.StringVar(&mf.out, "out", "", "run directory (default: results/runs/<UTC stamp> in the source tree)")
@@ -113,7 +115,7 @@ func (mf *matrixFlags) resolve(fs *flag.FlagSet, stderr io.Writer) (*matrixRun, 
 	default:
 		return nil, usagef("--accel %q: want auto, kvm or tcg", mf.accel)
 	}
-	if mf.cpus < 2 {
+	if mf.cpus < 2 && mf.clock != qemu.ClockVirtual {
 		fmt.Fprintln(stderr, "warning: with one vCPU, kernels before about 5.17 skip RCU grace periods, hiding the regressions coldstart looks for")
 	}
 	var err error
@@ -124,6 +126,9 @@ func (mf *matrixFlags) resolve(fs *flag.FlagSet, stderr io.Writer) (*matrixRun, 
 		if err := planFromRun(fs, mf); err != nil {
 			return nil, err
 		}
+	}
+	if err := mf.resolveClock(fs); err != nil {
+		return nil, err
 	}
 	// A run that ends in verdicts adds boots while they are unknown,
 	// unless told not to: 5 new boots against a 20-boot baseline find a
@@ -185,6 +190,9 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	}
 	// Kernels first: a typo in a name must fail before any slow work.
 	targets, err := selectKernels(mf, l.src)
+	if err == nil {
+		err = checkClockKernels(mf.clock, targets)
+	}
 	if err != nil {
 		return err
 	}
@@ -208,7 +216,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	dl.Hello, dl.Scenario = mf.helloTO, mf.scenarioTO
 	mo := matrix.Options{
 		Targets: targets, Initrd: ir.Path, Plan: mr.plan,
-		Accel: accel, TCGThread: mf.tcgThread, CPUs: mf.cpus, MemoryMB: mf.memory, Append: mr.appendW,
+		Accel: accel, TCGThread: mf.tcgThread, Clock: mf.clock, CPUs: mf.cpus, MemoryMB: mf.memory, Append: mr.appendW,
 		Deadlines: dl, OutDir: outDir, Progress: stderr,
 		Jobs: mf.jobs, Shard: mr.shard, Resume: mf.resume != "",
 	}
@@ -386,6 +394,10 @@ func planFromRun(fs *flag.FlagSet, mf *matrixFlags) error {
 	}
 	mf.scenarios, mf.boots, mf.iterations, mf.warmups, mf.slowIters, mf.slowWarm = want["scenarios"], plan.Boots, plan.Iterations, plan.Warmups, plan.SlowIterations, plan.SlowWarmups
 	mf.cpus, mf.memory, mf.appendArgs, mf.trace = plan.CPUs, plan.MemoryMB, want["append"], plan.Trace
+	if set["clock"] && mf.clock != plan.ClockName() {
+		return usagef("--resume: the run used --clock %s; drop --clock or give the same value", plan.ClockName())
+	}
+	mf.clock = plan.ClockName()
 	if plan.TCGThread != "" {
 		if set["tcg-thread"] && mf.tcgThread != plan.TCGThread {
 			return usagef("--resume: the run used --tcg-thread %s; drop --tcg-thread or give the same value", plan.TCGThread)

@@ -165,3 +165,24 @@ func TestAdaptiveRunComparedAtItsLevel(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 0.01, r.Alpha, "a plain run")
 }
+
+// Timings on the wall clock and on the virtual clock measure different
+// things: compare refuses to put them side by side.
+func TestCompareRefusesDifferentClocks(t *testing.T) {
+	dir := t.TempDir()
+	base := fixture("k", "6.1", 1, 5, 10, map[string]float64{"netns": 1}, nil)
+	next := fixture("k", "6.1", 2, 5, 10, map[string]float64{"netns": 1}, nil)
+	next.Plan.Clock = "virtual"
+	bp, np := filepath.Join(dir, "base.json"), filepath.Join(dir, "new.json")
+	require.NoError(t, results.Write(bp, base))
+	require.NoError(t, results.Write(np, next))
+	_, err := Compare(bp, np, DefaultOptions())
+	require.ErrorIs(t, err, ErrClocksDiffer)
+	assert.Contains(t, err.Error(), "wall clock")
+	assert.Contains(t, err.Error(), "virtual clock")
+
+	base.Plan.Clock = "virtual"
+	require.NoError(t, results.Write(bp, base))
+	_, err = Compare(bp, np, DefaultOptions())
+	require.NoError(t, err, "both virtual")
+}

@@ -327,6 +327,10 @@ func ints(v []int) string {
 // ErrNoResults is returned for a path that holds no result files.
 var ErrNoResults = errors.New("no coldstart result files")
 
+// ErrClocksDiffer means two runs were measured on different guest clocks
+// (wall and virtual), whose timings cannot be compared.
+var ErrClocksDiffer = errors.New("runs measured on different clocks")
+
 // Load reads a result file, or every result file (*.json) in a run or
 // baselines directory, sorted by kernel version.
 func Load(path string) ([]*results.File, error) {
@@ -399,6 +403,14 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 	r := &Report{Base: basePath, New: newPath, Metric: o.Metric, Alpha: o.Alpha, Level: o.Level, BaseFiles: base, NewFiles: next}
 	baseSt, _ := os.Stat(basePath)
 	newSt, _ := os.Stat(newPath)
+	for _, b := range base {
+		for _, n := range next {
+			if b.Plan.ClockName() != n.Plan.ClockName() {
+				return nil, fmt.Errorf("%w: %s (%s) ran on the %s clock and %s (%s) on the %s clock: run both with the same --clock",
+					ErrClocksDiffer, b.Kernel.Name, basePath, b.Plan.ClockName(), n.Kernel.Name, newPath, n.Plan.ClockName())
+			}
+		}
+	}
 	if !baseSt.IsDir() && !newSt.IsDir() {
 		r.Rows, r.Notes, r.Alpha = comparePair(base[0], next[0], o)
 		return r, nil

@@ -58,6 +58,9 @@ type Options struct {
 	Accel string // qemu.AccelKVM or qemu.AccelTCG, decided by the caller
 	// TCGThread is qemu.Options.TCGThread ("single" or "multi").
 	TCGThread string
+	// Clock is qemu.Options.Clock: "" or qemu.ClockWall, or
+	// qemu.ClockVirtual (checked by the caller with qemu.CheckClock).
+	Clock     string
 	CPUs      int
 	MemoryMB  int
 	Append    []string // extra kernel command-line words
@@ -289,6 +292,9 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 	if o.Accel != qemu.AccelKVM {
 		plan.TCGThread = o.TCGThread
 	}
+	if o.Clock == qemu.ClockVirtual {
+		plan.Clock, plan.ClockParams = o.Clock, qemu.ClockParams(o.Clock)
+	}
 	if o.Resume {
 		old, err := results.Read(st.path)
 		switch {
@@ -377,7 +383,7 @@ func runUnit(ctx context.Context, o Options, st *kernelState, index int) {
 		progress(fmt.Sprintf("boot %d of %d: %d scenarios x %d iterations, %s, %s", index, boots, len(o.Scenarios), o.Iterations, o.Accel, how))
 	}
 	vmo := qemu.Options{
-		Kernel: t.Image.Boot(), Initrd: o.Initrd, Accel: o.Accel, TCGThread: o.TCGThread, CPUs: o.CPUs, MemoryMB: o.MemoryMB,
+		Kernel: t.Image.Boot(), Initrd: o.Initrd, Accel: o.Accel, TCGThread: o.TCGThread, Clock: o.Clock, CPUs: o.CPUs, MemoryMB: o.MemoryMB,
 		Append:     append(o.Plan.Cmdline(), o.Append...),
 		ConsoleLog: filepath.Join(st.logDir, fmt.Sprintf("boot-%d.console.log", index)),
 	}

@@ -68,6 +68,9 @@ type Options struct {
 	// that patches its own code: ftrace and runc's start-up panicked
 	// guests with int3 Oopses under "multi"); default "single".
 	TCGThread string
+	// Clock is ClockWall (default: the guest's clock runs with the host's)
+	// or ClockVirtual (see VirtualClock).
+	Clock string
 	// ConsoleLog receives everything the guest prints on ttyS0.
 	ConsoleLog string
 	// Extra arguments, appended last.
@@ -109,7 +112,9 @@ func Args(o Options, evSock, qmpSock string) []string {
 		"-m", fmt.Sprint(o.MemoryMB),
 		"-smp", fmt.Sprint(o.CPUs),
 	}
-	if o.Accel == AccelKVM {
+	if o.Clock == ClockVirtual {
+		args = append(args, VirtualClock.Args...)
+	} else if o.Accel == AccelKVM {
 		args = append(args, "-accel", "kvm", "-cpu", "host")
 	} else {
 		accel := "tcg"
@@ -130,7 +135,7 @@ func Args(o Options, evSock, qmpSock string) []string {
 		"-device", "pvpanic",
 		"-kernel", o.Kernel,
 		"-initrd", o.Initrd,
-		"-append", strings.Join(append(append([]string(nil), BaseCmdline...), o.Append...), " "),
+		"-append", strings.Join(append(append(append([]string(nil), BaseCmdline...), o.clockCmdline()...), o.Append...), " "),
 	)
 	return append(args, o.Extra...)
 }

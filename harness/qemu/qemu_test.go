@@ -38,6 +38,7 @@ func TestArgs(t *testing.T) {
 		{"tcg-defaults", Options{Kernel: "/k/vmlinux", Initrd: "/i/initramfs.cpio", Append: []string{"coldstart.iterations=5"}}},
 		{"tcg-single-thread", Options{Kernel: "/k/vmlinux", Initrd: "/i/x.cpio", TCGThread: "single"}},
 		{"kvm-4cpu", Options{Kernel: "/k/bzImage", Initrd: "/i/x.cpio", Accel: AccelKVM, CPUs: 4, MemoryMB: 2048, Extra: []string{"-bios", "qboot.rom"}}},
+		{"virtual-clock", Options{Kernel: "/k/vmlinux", Initrd: "/i/x.cpio", Clock: ClockVirtual, CPUs: 1, Append: []string{"coldstart.iterations=5"}}},
 	}
 	var b strings.Builder
 	for _, tt := range tests {

@@ -83,12 +83,26 @@ type Plan struct {
 	TCGThread string   `json:"tcg_thread,omitempty"`
 	MemoryMB  int      `json:"memory_mb"`
 	Append    []string `json:"append,omitempty"`
+	// Clock is the guest's clock, "virtual" (QEMU's instruction count)
+	// or "" for the wall clock, and ClockParams how the virtual one was
+	// made (qemu.ClockParams). Timings on different clocks are not
+	// comparable.
+	Clock       string `json:"clock,omitempty"`
+	ClockParams string `json:"clock_params,omitempty"`
+}
+
+// ClockName is p's clock, "wall" when the file says none.
+func (p Plan) ClockName() string {
+	if p.Clock == "" {
+		return "wall"
+	}
+	return p.Clock
 }
 
 // Same reports whether p and q ask for the same boots, as a resumed or
 // merged run must (see plan.Plan.Same).
 func (p Plan) Same(q Plan) bool {
-	return p.Plan.Same(q.Plan) && p.CPUs == q.CPUs && p.TCGThread == q.TCGThread && p.MemoryMB == q.MemoryMB &&
+	return p.Plan.Same(q.Plan) && p.CPUs == q.CPUs && p.TCGThread == q.TCGThread && p.MemoryMB == q.MemoryMB && p.Clock == q.Clock &&
 		strings.Join(p.Append, " ") == strings.Join(q.Append, " ")
 }
 

@@ -54,6 +54,7 @@ type QEMUMeasurer struct {
 	// the timed ones.
 	plan.Plan
 	Accel     string // "auto" probes KVM with the first kernel measured
+	Clock     string // qemu.Options.Clock
 	CPUs      int
 	MemoryMB  int
 	Append    []string
@@ -89,7 +90,7 @@ func (m *QEMUMeasurer) Measure(ctx context.Context, targets []matrix.Target, boo
 	p.Boots = boots
 	files, err := run(ctx, matrix.Options{
 		Targets: targets, Initrd: m.Initrd, Plan: p,
-		Accel: m.Accel, CPUs: m.CPUs, MemoryMB: m.MemoryMB, Append: m.Append,
+		Accel: m.Accel, Clock: m.Clock, CPUs: m.CPUs, MemoryMB: m.MemoryMB, Append: m.Append,
 		Deadlines: m.Deadlines, OutDir: dir, Progress: progress,
 		Jobs: 1, // strict alternation; see the type's comment
 	})
