@@ -126,8 +126,9 @@ func Args(o Options, evSock, qmpSock string) []string {
 	args = append(args,
 		// ttyS0 first: the console.
 		"-serial", "stdio",
-		// ttyS1: the agent's events, QEMU connecting to our listener.
-		"-chardev", "socket,id=events,path="+evSock,
+		// ttyS1: the agent's events, QEMU connecting to our listener;
+		// on the virtual clock a file we follow (eventsChardev).
+		"-chardev", eventsChardev(o, evSock),
 		"-serial", "chardev:events",
 		"-qmp", "unix:"+qmpSock+",server=on,wait=off",
 		// pvpanic: a kernel with its driver built in (coldstart's own
@@ -206,7 +207,13 @@ func Start(ctx context.Context, o Options) (*VM, error) {
 	vm := &VM{opts: o, tmpDir: tmpDir, console: newRing(256), exited: make(chan struct{}), events: make(chan *event.Event, 64)}
 	evSock := filepath.Join(tmpDir, "events.sock")
 	qmpSock := filepath.Join(tmpDir, "qmp.sock")
-	ln, err := net.Listen("unix", evSock)
+	var ln net.Listener
+	if o.Clock == ClockVirtual {
+		evSock = filepath.Join(tmpDir, "events.log")
+		ln, err = newFileListener(evSock)
+	} else {
+		ln, err = net.Listen("unix", evSock)
+	}
 	if err != nil {
 		os.RemoveAll(tmpDir)
 		return nil, fmt.Errorf("event socket: %w", err)
