@@ -5,7 +5,8 @@
 //
 //	csrun [--root DIR] [--no-seccomp-cache] [--phase-timings FILE] COMMAND [ARGS]
 //
-//	create [--bundle DIR] [--pid-file FILE] ID   set up the container, stop before exec
+//	create [--bundle DIR] [--pid-file FILE] [--no-pivot] ID
+//	                                             set up the container, stop before exec
 //	start ID                                     exec the created container's process
 //	state ID                                     print the OCI state as JSON
 //	kill ID [SIGNAL]                             signal the container (default SIGTERM)

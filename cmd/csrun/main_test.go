@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -539,6 +540,14 @@ func TestRefusedConfig(t *testing.T) {
 		{"bad capability", func(s *specs.Spec) { s.Process.Capabilities.Effective = []string{"CAP_FLY"} }, "", "process.capabilities.effective[0]"},
 		{"bad rlimit", func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_WINGS" }, "", "process.rlimits[0].type"},
 		{"apparmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "x" }, "", "process.apparmorProfile"},
+		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.core_pattern": "|/x"} }, "", `linux.sysctl["kernel.core_pattern"]`},
+		{"net sysctl without netns", func(s *specs.Spec) {
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace })
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"}
+		}, "", `linux.sysctl["net.ipv4.ip_forward"]`},
+		{"bind data", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/tmp", Options: []string{"rbind", "size=1m"}})
+		}, "", "mounts[7].options[1]"},
 		{"unknown field", nil, `{"ociVersion":"1.0.2","root":{"path":"rootfs"},"frobnicate":1}`, "frobnicate"},
 		{"wrong type", nil, `{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":"sh","cwd":"/","user":{"uid":0,"gid":0}}}`, "process.args"},
 		{"malformed", nil, `{"ociVersion":`, "malformed JSON"},
@@ -599,8 +608,8 @@ func TestInitStageErrorNamesField(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: "/nonexistent-csrun-test", Options: []string{"rbind"}})
 		}, "mounts[7] (bind on /data): source: stat /nonexistent-csrun-test"},
 		{"unknown sysctl", func(s *specs.Spec) {
-			s.Linux.Sysctl = map[string]string{"kernel.csrun_nonexistent": "1"}
-		}, "linux.sysctl kernel.csrun_nonexistent: open /proc/sys/kernel/csrun_nonexistent"},
+			s.Linux.Sysctl = map[string]string{"net.csrun_nonexistent": "1"}
+		}, "linux.sysctl net.csrun_nonexistent: open /proc/sys/net/csrun_nonexistent"},
 		{"cwd missing", func(s *specs.Spec) { s.Process.Cwd = "/nonexistent" }, "process.cwd: chdir /nonexistent"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -622,5 +631,116 @@ func TestInitStageErrorNamesField(t *testing.T) {
 func TestUsage(t *testing.T) {
 	for _, args := range [][]string{{}, {"frob", "x"}, {"state"}, {"kill", "a", "b", "c"}} {
 		assert.Error(t, csrun(t, args...).err, "%v", args)
+	}
+}
+
+// A namespaced sysctl is written before /proc/sys is made read-only (as
+// runc's spec has it), and /proc/sys is read-only afterwards.
+func TestSysctlWithReadonlyProcSys(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	spec := baseSpec("read:/proc/sys/net/ipv4/ip_forward", "read:/proc/sys/kernel/domainname", "write:/proc/sys/net/ipv4/ip_forward")
+	require.Contains(t, spec.Linux.ReadonlyPaths, "/proc/sys")
+	spec.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.domainname": "csrun.test"}
+	res := csrun(t, "--root", root, "run", "--bundle", newBundle(t, spec), "sysctl")
+	require.NoError(t, res.err, res.stderr)
+	got := kv(res.stdout)
+	assert.Equal(t, "1", got["read./proc/sys/net/ipv4/ip_forward"])
+	assert.Equal(t, "csrun.test", got["read./proc/sys/kernel/domainname"])
+	assert.Equal(t, fmt.Sprint(int(unix.EROFS)), got["write./proc/sys/net/ipv4/ip_forward"], "/proc/sys read-only")
+	noLeaks(t, root)
+}
+
+// Mount options csrun knows are applied (rro recursively with
+// mount_setattr, nosymfollow), data reaches the filesystem (hidepid), and
+// a cgroup mount is cgroup2 only where the host's hierarchy is.
+func TestMountOptions(t *testing.T) {
+	requireRoot(t)
+	// A host directory with a mount below it, for rro's recursion, and a
+	// symlink, for nosymfollow.
+	src := t.TempDir()
+	require.NoError(t, os.Mkdir(filepath.Join(src, "sub"), 0o755))
+	require.NoError(t, unix.Mount("tmpfs", filepath.Join(src, "sub"), "tmpfs", 0, "size=64k"))
+	t.Cleanup(func() { unix.Unmount(filepath.Join(src, "sub"), unix.MNT_DETACH) })
+	require.NoError(t, os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644))
+	require.NoError(t, os.Symlink("f", filepath.Join(src, "link")))
+	erofs, eloop := fmt.Sprint(int(unix.EROFS)), fmt.Sprint(int(unix.ELOOP))
+
+	var hostFS unix.Statfs_t
+	require.NoError(t, unix.Statfs("/sys/fs/cgroup", &hostFS))
+	unified := hostFS.Type == unix.CGROUP2_SUPER_MAGIC
+
+	for _, tc := range []struct {
+		name  string
+		mnt   specs.Mount
+		args  []string
+		check func(t *testing.T, got map[string]string)
+		field string // refused: the field named
+	}{
+		{"rro", specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "rro"}},
+			[]string{"write:/data/new", "write:/data/sub/new"}, func(t *testing.T, got map[string]string) {
+				assert.Equal(t, erofs, got["write./data/new"])
+				assert.Equal(t, erofs, got["write./data/sub/new"], "rro reaches the mount below")
+			}, ""},
+		{"ro is not recursive", specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"rbind", "ro"}},
+			[]string{"write:/data/new", "write:/data/sub/new"}, func(t *testing.T, got map[string]string) {
+				assert.Equal(t, erofs, got["write./data/new"])
+				assert.Equal(t, "0", got["write./data/sub/new"])
+			}, ""},
+		{"nosymfollow", specs.Mount{Destination: "/data", Type: "bind", Source: src, Options: []string{"bind", "nosymfollow"}},
+			[]string{"read:/data/f", "read:/data/link"}, func(t *testing.T, got map[string]string) {
+				assert.Equal(t, "x", got["read./data/f"])
+				assert.Equal(t, eloop, got["err./data/link"])
+			}, ""},
+		{"proc hidepid", specs.Mount{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "hidepid=2"}},
+			[]string{"mnt:/proc"}, func(t *testing.T, got map[string]string) {
+				assert.Regexp(t, `hidepid=(2|invisible)`, got["mnt./proc"])
+			}, ""},
+		{"cgroup", specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"ro"}},
+			[]string{"mnt:/sys/fs/cgroup"}, func(t *testing.T, got map[string]string) {
+				assert.Contains(t, got["mnt./sys/fs/cgroup"], "ro")
+			}, map[bool]string{false: "mounts[7].type"}[unified]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			spec := baseSpec(tc.args...)
+			if tc.mnt.Destination == "/proc" {
+				spec.Mounts[0] = tc.mnt
+			} else {
+				spec.Mounts = append(spec.Mounts, tc.mnt)
+			}
+			res := csrun(t, "--root", root, "run", "--bundle", newBundle(t, spec), "mnt")
+			if tc.field != "" {
+				var fe *bundle.FieldError
+				require.ErrorAs(t, res.err, &fe)
+				assert.Equal(t, tc.field, fe.Field)
+				noLeaks(t, root)
+				return
+			}
+			require.NoError(t, res.err, res.stderr)
+			tc.check(t, kv(res.stdout))
+			noLeaks(t, root)
+		})
+	}
+}
+
+// --no-pivot switches root with mount --move and chroot, and says so;
+// without it csrun pivots (and would fail rather than fall back).
+func TestNoPivot(t *testing.T) {
+	requireRoot(t)
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{{nil, "pivot_root"}, {[]string{"--no-pivot"}, "move_chroot"}} {
+		t.Run(tc.want, func(t *testing.T) {
+			root := t.TempDir()
+			timings := filepath.Join(t.TempDir(), "t.json")
+			args := append([]string{"--root", root, "--phase-timings", timings, "run"}, tc.flags...)
+			res := csrun(t, append(args, "--bundle", newBundle(t, baseSpec("cwd")), "np")...)
+			require.NoError(t, res.err, res.stderr)
+			assert.Equal(t, "/", kv(res.stdout)["cwd"])
+			assert.Equal(t, tc.want, readTimings(t, timings).RootSwitch)
+			noLeaks(t, root)
+		})
 	}
 }

@@ -11,7 +11,7 @@ import (
 	"coldstart/runtime/container"
 )
 
-var errUsage = errors.New("usage: csrun [--root DIR] [--no-seccomp-cache] [--phase-timings FILE] create|start|state|kill|delete|run [--bundle DIR] [--pid-file FILE] ID")
+var errUsage = errors.New("usage: csrun [--root DIR] [--no-seccomp-cache] [--phase-timings FILE] create|start|state|kill|delete|run [--bundle DIR] [--pid-file FILE] [--no-pivot] ID")
 
 // run is the whole CLI; start is the CLOCK_MONOTONIC time the command
 // began (0: now), stdin may be nil.
@@ -33,17 +33,14 @@ func run(ctx context.Context, start int64, stdin io.Reader, stdout, stderr io.Wr
 	if start == 0 {
 		start = container.Now()
 	}
-	rt := container.New(container.Options{
-		Root: *root, NoSeccompCache: *noCache, PhaseTimings: *timings,
-		Stdin: stdin, Stdout: stdout, Stderr: stderr, Start: start,
-	})
 	cmd, rest := g.Arg(0), g.Args()[1:]
 	f := flag.NewFlagSet("csrun "+cmd, flag.ContinueOnError)
 	f.SetOutput(stderr)
 	var bundle, pidFile string
-	var force bool
+	var force, noPivot bool
 	switch cmd {
 	case "create", "run":
+		f.BoolVar(&noPivot, "no-pivot", false, "switch root with mount --move and chroot, not pivot_root (for an initramfs root; less safe)")
 		f.StringVar(&bundle, "bundle", ".", "bundle directory")
 		f.StringVar(&bundle, "b", ".", "bundle directory (shorthand)")
 		f.StringVar(&pidFile, "pid-file", "", "write the container's pid here")
@@ -65,6 +62,10 @@ func run(ctx context.Context, start int64, stdin io.Reader, stdout, stderr io.Wr
 		return fmt.Errorf("%s: want a container ID\n%w", cmd, errUsage)
 	}
 	id := f.Arg(0)
+	rt := container.New(container.Options{
+		Root: *root, NoSeccompCache: *noCache, PhaseTimings: *timings, NoPivot: noPivot,
+		Stdin: stdin, Stdout: stdout, Stderr: stderr, Start: start,
+	})
 	switch cmd {
 	case "create":
 		return rt.Create(ctx, id, bundle, pidFile)

@@ -4,7 +4,9 @@
 // Validation is strict: a JSON field csrun does not know, a field csrun knows
 // but does not implement, or a value it cannot honour is refused with a
 // *FieldError naming the field (for example "linux.resources" or
-// "mounts[3].type"). Nothing is silently ignored.
+// "mounts[3].type"). Nothing is silently ignored: a linux.sysctl key must
+// belong to a namespace the container owns (as runc checks), and a bind
+// mount's options must be flags (a bind passes no filesystem data).
 //
 // The package reads no environment variables.
 package bundle

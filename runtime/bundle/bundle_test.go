@@ -144,3 +144,95 @@ func FuzzValidateConfig(f *testing.F) {
 		}
 	})
 }
+
+// minimal is a valid spec with the given namespaces.
+func minimal(ns ...specs.LinuxNamespaceType) *specs.Spec {
+	s := &specs.Spec{Version: "1.0.2", Root: &specs.Root{Path: "rootfs"},
+		Process: &specs.Process{Args: []string{"sh"}, Cwd: "/"}, Linux: &specs.Linux{}}
+	for _, t := range append([]specs.LinuxNamespaceType{specs.MountNamespace}, ns...) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: t})
+	}
+	return s
+}
+
+// Only sysctls of a namespace the container owns are accepted, as runc.
+func TestValidateSysctl(t *testing.T) {
+	all := []specs.LinuxNamespaceType{specs.NetworkNamespace, specs.IPCNamespace, specs.UTSNamespace}
+	for _, tc := range []struct {
+		key      string
+		ns       []specs.LinuxNamespaceType
+		hostname string
+		reason   string // "" when accepted
+	}{
+		{"net.ipv4.ip_forward", all, "", ""},
+		{"net/ipv4/conf/eth0.100/forwarding", all, "", ""},
+		{"kernel.shmmax", all, "", ""},
+		{"kernel.msgmnb", all, "", ""},
+		{"kernel.sem", all, "", ""},
+		{"fs.mqueue.msg_max", all, "", ""},
+		{"kernel.domainname", all, "", ""},
+		{"kernel.hostname", all, "", ""},
+		{"kernel.hostname", all, "h", "conflicts with the hostname field"},
+		{"net.ipv4.ip_forward", nil, "", "own network namespace"},
+		{"kernel.shmmax", []specs.LinuxNamespaceType{specs.NetworkNamespace}, "", "own ipc namespace"},
+		{"fs.mqueue.queues_max", nil, "", "own ipc namespace"},
+		{"kernel.domainname", nil, "", "own uts namespace"},
+		{"kernel.core_pattern", all, "", "would change the host"},
+		{"vm.overcommit_memory", all, "", "would change the host"},
+		{"kernel/core_pattern", all, "", "would change the host"},
+		{"net/../kernel/core_pattern", all, "", "bad key"},
+		{"", all, "", "bad key"},
+	} {
+		t.Run(tc.key, func(t *testing.T) {
+			s := minimal(tc.ns...)
+			s.Hostname = tc.hostname
+			s.Linux.Sysctl = map[string]string{tc.key: "1"}
+			err := Validate(s)
+			if tc.reason == "" {
+				require.NoError(t, err)
+				return
+			}
+			var fe *FieldError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, fmt.Sprintf("linux.sysctl[%q]", tc.key), fe.Field)
+			assert.Contains(t, fe.Reason, tc.reason)
+		})
+	}
+	assert.Equal(t, "/proc/sys/net/ipv4/ip_forward", SysctlPath("net.ipv4.ip_forward"))
+	assert.Equal(t, "/proc/sys/net/ipv4/conf/eth0.100/forwarding", SysctlPath("net/ipv4/conf/eth0.100/forwarding"))
+}
+
+// Mount options are flags, propagation, recursive attributes or data for
+// the filesystem; a bind mount has no filesystem, so data there is refused.
+func TestValidateMountOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mnt   specs.Mount
+		field string // "" when accepted
+	}{
+		{"bind flags", specs.Mount{Destination: "/a", Type: "bind", Source: "/x", Options: []string{"rbind", "ro", "nosuid", "rprivate"}}, ""},
+		{"bind rro", specs.Mount{Destination: "/a", Type: "bind", Source: "/x", Options: []string{"rbind", "rro"}}, ""},
+		{"bind nosymfollow", specs.Mount{Destination: "/a", Source: "/x", Options: []string{"bind", "nosymfollow"}}, ""},
+		{"bind recursive atime", specs.Mount{Destination: "/a", Type: "bind", Source: "/x", Options: []string{"rbind", "rnoatime", "rnosymfollow"}}, ""},
+		{"bind data", specs.Mount{Destination: "/a", Type: "bind", Source: "/x", Options: []string{"rbind", "size=1m"}}, "mounts[0].options[1]"},
+		{"bind unknown word", specs.Mount{Destination: "/a", Source: "/x", Options: []string{"rbind", "frobnicate"}}, "mounts[0].options[1]"},
+		{"tmpfs data", specs.Mount{Destination: "/a", Type: "tmpfs", Options: []string{"size=1m", "mode=755"}}, ""},
+		{"proc hidepid", specs.Mount{Destination: "/proc", Type: "proc", Options: []string{"hidepid=2", "subset=pid"}}, ""},
+		{"cgroup2 nsdelegate", specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup2", Options: []string{"nsdelegate"}}, ""},
+		{"idmap", specs.Mount{Destination: "/a", Type: "bind", Source: "/x", Options: []string{"rbind", "idmap"}}, "mounts[0].options[1]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := minimal()
+			s.Mounts = []specs.Mount{tc.mnt}
+			err := Validate(s)
+			if tc.field == "" {
+				require.NoError(t, err)
+				return
+			}
+			var fe *FieldError
+			require.ErrorAs(t, err, &fe)
+			assert.Equal(t, tc.field, fe.Field)
+			assert.ErrorIs(t, err, ErrUnsupported)
+		})
+	}
+}

@@ -3,13 +3,18 @@ package bundle
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // MountTypes are the filesystem types csrun mounts. "bind" (or any type with
-// a bind/rbind option) is a bind mount; "cgroup" mounts cgroup2.
+// a bind/rbind option) is a bind mount; "cgroup" is the host's cgroup
+// hierarchy, as runc reads it: cgroup2 where the host's /sys/fs/cgroup is
+// cgroup2, refused (by the container package, which looks) where it is v1
+// or hybrid.
 var MountTypes = map[string]bool{
 	"proc": true, "sysfs": true, "tmpfs": true, "mqueue": true, "devpts": true,
 	"bind": true, "cgroup": true, "cgroup2": true, "none": true, "": true,
@@ -104,9 +109,72 @@ func Validate(s *specs.Spec) error {
 		}
 		return invalid(f, "set without a uts namespace")
 	}
+	if err := validateSysctl(s.Linux.Sysctl, nsTypes, s.Hostname != ""); err != nil {
+		return err
+	}
 	for i, m := range s.Mounts {
 		if err := validateMount(fmt.Sprintf("mounts[%d]", i), m); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// ipcSysctls are the kernel.* sysctls an IPC namespace owns (besides
+// fs.mqueue.*), as runc lists them.
+var ipcSysctls = map[string]bool{
+	"kernel.msgmax": true, "kernel.msgmnb": true, "kernel.msgmni": true, "kernel.sem": true,
+	"kernel.shmall": true, "kernel.shmmax": true, "kernel.shmmni": true, "kernel.shm_rmid_forced": true,
+}
+
+// SysctlPath is the file under /proc/sys a linux.sysctl key names: dots
+// separate the levels, unless the key is written with slashes (then dots
+// are part of a name, as in net/ipv4/conf/eth0.100/forwarding).
+func SysctlPath(key string) string {
+	if strings.Contains(key, "/") {
+		return "/proc/sys/" + strings.Trim(key, "/")
+	}
+	return "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+}
+
+// validateSysctl accepts only the sysctls a namespace of the container
+// owns, as runc does: net.* with a network namespace, the IPC ones with an
+// IPC namespace, kernel.hostname and kernel.domainname with a UTS
+// namespace. Any other key would change the host (kernel.core_pattern).
+func validateSysctl(sysctl map[string]string, ns map[specs.LinuxNamespaceType]bool, hostname bool) error {
+	keys := make([]string, 0, len(sysctl))
+	for k := range sysctl {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		f := fmt.Sprintf("linux.sysctl[%q]", k)
+		if k == "" || strings.Contains(k, "..") || strings.ContainsAny(k, " \x00") ||
+			slices.Contains(strings.Split(strings.Trim(k, "/"), "/"), "..") {
+			return invalid(f, "bad key")
+		}
+		name := k
+		if strings.Contains(k, "/") {
+			name = strings.ReplaceAll(strings.Trim(k, "/"), "/", ".")
+		}
+		var need specs.LinuxNamespaceType
+		switch {
+		case strings.HasPrefix(name, "net."):
+			need = specs.NetworkNamespace
+		case ipcSysctls[name] || strings.HasPrefix(name, "fs.mqueue."):
+			need = specs.IPCNamespace
+		case name == "kernel.hostname" || name == "kernel.domainname":
+			need = specs.UTSNamespace
+			if name == "kernel.hostname" && hostname {
+				return invalid(f, "conflicts with the hostname field; set one of them")
+			}
+		default:
+			return invalid(f, "not in a namespace the container owns: writing it would change the host "+
+				"(allowed: net.* with a network namespace; kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.* with an ipc namespace; "+
+				"kernel.hostname, kernel.domainname with a uts namespace)")
+		}
+		if !ns[need] {
+			return invalid(f, "needs the container's own %s namespace: without one it would change the host's", need)
 		}
 	}
 	return nil
@@ -257,11 +325,6 @@ func validateLinux(l *specs.Linux) (map[specs.LinuxNamespaceType]bool, error) {
 			return nil, invalid(f, "%q: must be absolute", p)
 		}
 	}
-	for k := range l.Sysctl {
-		if k == "" || strings.Contains(k, "..") || strings.ContainsAny(k, " \x00") {
-			return nil, invalid("linux.sysctl", "bad key %q", k)
-		}
-	}
 	if l.Seccomp != nil {
 		if err := validateSeccomp(l.Seccomp); err != nil {
 			return nil, err
@@ -321,6 +384,14 @@ func validateMount(f string, m specs.Mount) error {
 		}
 		if strings.HasPrefix(o, "idmap") || strings.HasPrefix(o, "ridmap") || o == "tmpcopyup" {
 			return unsupported(fmt.Sprintf("%s.options[%d]", f, i), fmt.Sprintf("option %q", o))
+		}
+	}
+	// A bind mount passes no data to a filesystem: an option that is not a
+	// flag csrun knows would be dropped by the kernel without a word.
+	for i, o := range m.Options {
+		if bind && IsDataOption(o) {
+			return unsupported(fmt.Sprintf("%s.options[%d]", f, i),
+				fmt.Sprintf("option %q on a bind mount: not a mount flag csrun knows, and a bind mount takes no filesystem data", o))
 		}
 	}
 	if !MountTypes[m.Type] {

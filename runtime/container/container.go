@@ -35,10 +35,14 @@ var (
 
 // Options configure a Runtime.
 type Options struct {
-	Root           string    // state root; DefaultRoot if empty
-	NoSeccompCache bool      // always compile with libseccomp, never read or write the cache
-	CacheMaxBytes  int64     // bound of <root>/cache/seccomp; bpfcache.DefaultMaxBytes if 0
-	PhaseTimings   string    // if set, write the start-up phase timings (JSON) to this file
+	Root           string // state root; DefaultRoot if empty
+	NoSeccompCache bool   // always compile with libseccomp, never read or write the cache
+	CacheMaxBytes  int64  // bound of <root>/cache/seccomp; bpfcache.DefaultMaxBytes if 0
+	PhaseTimings   string // if set, write the start-up phase timings (JSON) to this file
+	// NoPivot switches to the rootfs with mount --move and chroot instead
+	// of pivot_root(2), as runc's --no-pivot: for a runtime running on an
+	// initramfs, where pivot_root fails. Less safe; never a silent fallback.
+	NoPivot        bool
 	Stdin          io.Reader // container stdio; nil means /dev/null. Create
 	Stdout, Stderr io.Writer // needs *os.File (or nil): the container outlives it
 	// Start is the CLOCK_MONOTONIC time (linux.Monotonic) the command began;

@@ -30,8 +30,8 @@
 //	  | seccomp: cache Get or libseccomp compile   | (while init execs)
 //	  | compile config.json + BPF into a program
 //	  | program (operations) --------------- fd3 ->| read until EOF
-//	  |                                            | mounts, pivot_root (or MS_MOVE+chroot),
-//	  |                                            | masked/read-only paths, hostname, sysctl
+//	  |                                            | mounts, pivot_root (or, --no-pivot, MS_MOVE+chroot),
+//	  |                                            | hostname, sysctl, masked/read-only paths
 //	  |<------------------ {"type":"ready"} -- fd4 -|
 //	  | write state.json, pid file                 |
 //	  | create: exit here                          | open(<state>/exec.fifo, O_WRONLY) blocks
@@ -48,14 +48,24 @@
 // # Root switch
 //
 // The rootfs is bind-mounted onto itself (pivot_root needs a mount point)
-// and csrun calls pivot_root(2) and detaches the old root. When the runtime
-// itself runs on an initramfs (rootfs) root, pivot_root fails with EINVAL:
-// the initial rootfs can never be unmounted. csrun then falls back to what
-// runc does with --no-pivot: mount --move the rootfs onto / and chroot(".").
-// The phase timings say which was used ("root_switch"). The fallback is as
-// safe as runc's --no-pivot: the host root stays reachable to a process
-// holding CAP_SYS_CHROOT and an fd outside, so drop that capability in
-// such environments.
+// and csrun calls pivot_root(2) and detaches the old root. If pivot_root
+// fails, csrun fails: when the runtime itself runs on an initramfs
+// (rootfs) root, pivot_root fails with EINVAL (the initial rootfs can never
+// be unmounted), and the error says to switch_root first or to ask for
+// Options.NoPivot (csrun --no-pivot, as runc's): mount --move the rootfs
+// onto / and chroot("."). The phase timings say which was used
+// ("root_switch"). No pivot is less safe: the host root stays reachable to
+// a process holding CAP_SYS_CHROOT and an fd outside, so drop that
+// capability in such environments.
+//
+// # Mounts
+//
+// Each option of a mount is a mount(2) flag, a propagation, one of runc's
+// recursive options (applied with mount_setattr(2) and AT_RECURSIVE) or
+// data for the filesystem, passed as it is (hidepid=, nsdelegate); a bind
+// mount with data is refused, since the kernel would drop it. A "cgroup"
+// mount is cgroup2 on a host whose /sys/fs/cgroup is cgroup2 (as runc and
+// crun mount it) and refused on a v1 or hybrid host.
 //
 // # State
 //

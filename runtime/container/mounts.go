@@ -1,59 +1,61 @@
 package container
 
 import (
+	"fmt"
+	"path/filepath"
 	"strings"
+
+	"coldstart/runtime/bundle"
+	"coldstart/runtime/internal/initstage"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
-// mountFlags are the fstab options that are flags; the bool says whether
-// the option clears the flag.
-var mountFlags = map[string]struct {
-	clear bool
-	flag  uintptr
-}{
-	"async": {true, unix.MS_SYNCHRONOUS}, "atime": {true, unix.MS_NOATIME},
-	"bind": {false, unix.MS_BIND}, "defaults": {false, 0}, "dev": {true, unix.MS_NODEV},
-	"diratime": {true, unix.MS_NODIRATIME}, "dirsync": {false, unix.MS_DIRSYNC},
-	"exec": {true, unix.MS_NOEXEC}, "mand": {false, unix.MS_MANDLOCK},
-	"noatime": {false, unix.MS_NOATIME}, "nodev": {false, unix.MS_NODEV},
-	"nodiratime": {false, unix.MS_NODIRATIME}, "noexec": {false, unix.MS_NOEXEC},
-	"nomand": {true, unix.MS_MANDLOCK}, "norelatime": {true, unix.MS_RELATIME},
-	"nostrictatime": {true, unix.MS_STRICTATIME}, "nosuid": {false, unix.MS_NOSUID},
-	"rbind": {false, unix.MS_BIND | unix.MS_REC}, "relatime": {false, unix.MS_RELATIME},
-	"remount": {false, unix.MS_REMOUNT}, "ro": {false, unix.MS_RDONLY}, "rw": {true, unix.MS_RDONLY},
-	"silent": {false, unix.MS_SILENT}, "strictatime": {false, unix.MS_STRICTATIME},
-	"suid": {true, unix.MS_NOSUID}, "sync": {false, unix.MS_SYNCHRONOUS},
-	"loud": {true, unix.MS_SILENT},
+// mountOptions is what a mount's fstab options become.
+type mountOptions struct {
+	flags            uintptr   // mount(2) flags
+	prop             []uintptr // propagation, applied in order after the mount
+	attrSet, attrClr uint64    // mount_setattr(2) AT_RECURSIVE, after the mount
+	data             string    // the rest, comma-separated: the filesystem's data
 }
 
-var propagationFlags = map[string]uintptr{
-	"private": unix.MS_PRIVATE, "rprivate": unix.MS_PRIVATE | unix.MS_REC,
-	"shared": unix.MS_SHARED, "rshared": unix.MS_SHARED | unix.MS_REC,
-	"slave": unix.MS_SLAVE, "rslave": unix.MS_SLAVE | unix.MS_REC,
-	"unbindable": unix.MS_UNBINDABLE, "runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
-}
-
-// parseOptions splits fstab options into flags, propagation flags and data.
-func parseOptions(opts []string) (flags uintptr, prop []uintptr, data string) {
+// parseOptions splits fstab options into flags, propagation, recursive
+// attributes (as runc: an access-time mode in attrSet also clears
+// MOUNT_ATTR__ATIME, as mount_setattr(2) requires) and data.
+func parseOptions(opts []string) mountOptions {
+	var m mountOptions
 	var d []string
 	for _, o := range opts {
-		if f, ok := mountFlags[o]; ok {
-			if f.clear {
-				flags &^= f.flag
+		if f, ok := bundle.MountFlags[o]; ok {
+			if f.Clear {
+				m.flags &^= f.Flag
 			} else {
-				flags |= f.flag
+				m.flags |= f.Flag
 			}
 			continue
 		}
-		if p, ok := propagationFlags[o]; ok {
-			prop = append(prop, p)
+		if p, ok := bundle.PropagationFlags[o]; ok {
+			m.prop = append(m.prop, p)
+			continue
+		}
+		if a, ok := bundle.RecursiveAttrs[o]; ok {
+			if a.Clear {
+				m.attrClr |= a.Attr
+				m.attrSet &^= a.Attr
+			} else {
+				m.attrSet |= a.Attr
+				m.attrClr &^= a.Attr
+				if a.Attr&unix.MOUNT_ATTR__ATIME == a.Attr {
+					m.attrClr |= unix.MOUNT_ATTR__ATIME
+				}
+			}
 			continue
 		}
 		d = append(d, o)
 	}
-	return flags, prop, strings.Join(d, ",")
+	m.data = strings.Join(d, ",")
+	return m
 }
 
 func isBind(mnt specs.Mount) bool {
@@ -66,4 +68,63 @@ func isBind(mnt specs.Mount) bool {
 		}
 	}
 	return false
+}
+
+// hostCgroup2 reports whether the host's /sys/fs/cgroup is a cgroup2 mount
+// (unified), as opposed to v1 or hybrid (a tmpfs of v1 hierarchies).
+func hostCgroup2() bool {
+	var fs unix.Statfs_t
+	return unix.Statfs(cgroupRoot, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// configMount turns a config.json mount into the stage's operation. A
+// "cgroup" mount is the host's hierarchy, as runc and crun read it:
+// cgroup2 when the host's is (unified2 is true), refused otherwise: csrun
+// mounts no cgroup v1 hierarchy.
+func configMount(field, rootfs string, mnt specs.Mount, unified2 bool) (initstage.ConfigMount, error) {
+	o := parseOptions(mnt.Options)
+	m := initstage.ConfigMount{
+		Rootfs: rootfs, Dest: filepath.Clean("/" + mnt.Destination), Source: mnt.Source,
+		Type: mnt.Type, Flags: o.flags, Data: o.data, Bind: isBind(mnt), Propagation: o.prop,
+		AttrSet: o.attrSet, AttrClr: o.attrClr,
+	}
+	if m.Bind {
+		m.Type = ""
+		if m.Data != "" { // bundle.Validate refuses these; never drop them
+			return m, &bundle.FieldError{Field: field + ".options", Reason: fmt.Sprintf("%q on a bind mount: not a mount flag", m.Data), Err: bundle.ErrUnsupported}
+		}
+	}
+	if m.Type == "cgroup" {
+		if !unified2 {
+			return m, &bundle.FieldError{Field: field + ".type", Err: bundle.ErrUnsupported,
+				Reason: fmt.Sprintf(`"cgroup": this host's %s is cgroup v1 or hybrid, and csrun mounts only cgroup2 (runc mounts "cgroup" as cgroup2 only on a cgroup2 host; write "cgroup2" to ask for it)`, cgroupRoot)}
+		}
+		m.Type = "cgroup2"
+	}
+	if m.Source == "" {
+		m.Source = m.Type
+	}
+	// In a user namespace sysfs and cgroup2 may be refused (the net or
+	// cgroup namespace is not ours): bind the host's, as runc does.
+	// Not when there is data for the filesystem (nsdelegate): a bind of
+	// the host's would drop it.
+	if m.Data == "" {
+		m.HostFallback = map[string]string{"sysfs": "/sys", "cgroup2": "/sys/fs/cgroup"}[m.Type]
+	}
+	return m, nil
+}
+
+// configMounts is configMount for each of spec.Mounts, done before the
+// clone so that a refusal costs no process.
+func configMounts(spec *specs.Spec, rootfs string) ([]initstage.ConfigMount, error) {
+	unified2 := hostCgroup2()
+	out := make([]initstage.ConfigMount, len(spec.Mounts))
+	for i, mnt := range spec.Mounts {
+		m, err := configMount(fmt.Sprintf("mounts[%d]", i), rootfs, mnt, unified2)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = m
+	}
+	return out, nil
 }

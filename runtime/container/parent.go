@@ -129,6 +129,10 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	if err != nil {
 		return nil, err
 	}
+	mounts, err := configMounts(b.Spec, b.Rootfs)
+	if err != nil {
+		return nil, err
+	}
 	parsed := span{PhaseParse, base, linux.Monotonic()}
 
 	if err := os.MkdirAll(r.opts.Root, 0o700); err != nil {
@@ -236,7 +240,7 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	if sres.err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", sres.err)
 	}
-	prog := initProgram(b.Spec, b.Rootfs, userNS, waitStart, sres.prog, sres.flags)
+	prog := initProgram(b.Spec, b.Rootfs, mounts, userNS, waitStart, r.opts.NoPivot, sres.prog, sres.flags)
 	if _, err := bootW.Write(prog.Bytes()); err != nil {
 		return nil, fmt.Errorf("send the program to the init stage: %w", err)
 	}

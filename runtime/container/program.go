@@ -29,10 +29,10 @@ func Init() {
 
 // initProgram is what the init stage does for a container, in order: the
 // root filesystem and its mounts, the root switch, masked and read-only
-// paths, hostname and sysctls, "ready"; after start, the process's limits,
+// hostname, sysctls, masked and read-only paths, "ready"; after start, the process's limits,
 // credentials and seccomp, then execve. Each operation carries the
 // config.json field it comes from, for errors.
-func initProgram(spec *specs.Spec, rootfs string, userNS, waitStart bool, bpf []byte, seccompFlags uint) *initstage.Program {
+func initProgram(spec *specs.Spec, rootfs string, mounts []initstage.ConfigMount, userNS, waitStart, noPivot bool, bpf []byte, seccompFlags uint) *initstage.Program {
 	p := initstage.New()
 	p.Mark(PhaseBootstrap)
 	l, proc := spec.Linux, spec.Process
@@ -46,7 +46,7 @@ func initProgram(spec *specs.Spec, rootfs string, userNS, waitStart bool, bpf []
 	// leak, so apply it to the new root only, after the switch.
 	prop := uintptr(unix.MS_SLAVE | unix.MS_REC)
 	if rp := l.RootfsPropagation; rp != "" {
-		prop = propagationFlags[rp]
+		prop = bundle.PropagationFlags[rp]
 	}
 	if prop&unix.MS_SHARED != 0 {
 		prop = unix.MS_SLAVE | unix.MS_REC
@@ -56,7 +56,7 @@ func initProgram(spec *specs.Spec, rootfs string, userNS, waitStart bool, bpf []
 	p.Mount("root.path: bind onto itself", rootfs, rootfs, "", unix.MS_BIND|unix.MS_REC, "")
 	devBind := false
 	for i, mnt := range spec.Mounts {
-		p.ConfigMount(fmt.Sprintf("mounts[%d] (%s on %s)", i, mnt.Type, mnt.Destination), configMount(rootfs, mnt))
+		p.ConfigMount(fmt.Sprintf("mounts[%d] (%s on %s)", i, mnt.Type, mnt.Destination), mounts[i])
 		if filepath.Clean(mnt.Destination) == "/dev" && isBind(mnt) {
 			devBind = true
 		}
@@ -68,17 +68,11 @@ func initProgram(spec *specs.Spec, rootfs string, userNS, waitStart bool, bpf []
 		p.Device(fmt.Sprintf("linux.devices[%d] %s", i, d.Path), device(rootfs, d, userNS))
 	}
 	p.Mark(PhaseMounts)
-	p.SwitchRoot("", rootfs)
+	p.SwitchRoot("", rootfs, noPivot)
 	p.Mark(PhasePivotRoot)
 
 	if rp := l.RootfsPropagation; rp != "" {
-		p.Mount("linux.rootfsPropagation "+rp, "", "/", "", propagationFlags[rp], "")
-	}
-	for i, path := range l.MaskedPaths {
-		p.Mask(fmt.Sprintf("linux.maskedPaths[%d] %s", i, path), path)
-	}
-	for i, path := range l.ReadonlyPaths {
-		p.Readonly(fmt.Sprintf("linux.readonlyPaths[%d] %s", i, path), path)
+		p.Mount("linux.rootfsPropagation "+rp, "", "/", "", bundle.PropagationFlags[rp], "")
 	}
 	if spec.Hostname != "" {
 		p.Sethostname("hostname", spec.Hostname)
@@ -86,13 +80,21 @@ func initProgram(spec *specs.Spec, rootfs string, userNS, waitStart bool, bpf []
 	if spec.Domainname != "" {
 		p.Setdomainname("domainname", spec.Domainname)
 	}
+	// Sysctls before the read-only paths: runc's spec makes /proc/sys
+	// read-only, and the container's own sysctls are still to be written.
 	keys := make([]string, 0, len(l.Sysctl))
 	for k := range l.Sysctl {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		p.WriteFile("linux.sysctl "+k, filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/")), []byte(l.Sysctl[k]))
+		p.WriteFile("linux.sysctl "+k, bundle.SysctlPath(k), []byte(l.Sysctl[k]))
+	}
+	for i, path := range l.MaskedPaths {
+		p.Mask(fmt.Sprintf("linux.maskedPaths[%d] %s", i, path), path)
+	}
+	for i, path := range l.ReadonlyPaths {
+		p.Readonly(fmt.Sprintf("linux.readonlyPaths[%d] %s", i, path), path)
 	}
 	if spec.Root.Readonly {
 		p.Remount("root.readonly", "/", unix.MS_RDONLY)
@@ -140,32 +142,6 @@ func initProgram(spec *specs.Spec, rootfs string, userNS, waitStart bool, bpf []
 	}
 	p.Execve("", proc.Args, proc.Env)
 	return p
-}
-
-// configMount turns a config.json mount into the stage's operation.
-func configMount(rootfs string, mnt specs.Mount) initstage.ConfigMount {
-	flags, prop, data := parseOptions(mnt.Options)
-	m := initstage.ConfigMount{
-		Rootfs: rootfs, Dest: filepath.Clean("/" + mnt.Destination), Source: mnt.Source,
-		Type: mnt.Type, Flags: flags, Data: data, Bind: isBind(mnt), Propagation: prop,
-	}
-	if m.Bind {
-		m.Type = ""
-	}
-	if m.Type == "cgroup" {
-		m.Type = "cgroup2"
-	}
-	if m.Source == "" {
-		m.Source = m.Type
-	}
-	switch m.Type {
-	case "mqueue", "proc", "sysfs", "cgroup2":
-		m.Data = "" // these take no data worth passing; options are flags
-	}
-	// In a user namespace sysfs and cgroup2 may be refused (the net or
-	// cgroup namespace is not ours): bind the host's, as runc does.
-	m.HostFallback = map[string]string{"sysfs": "/sys", "cgroup2": "/sys/fs/cgroup"}[m.Type]
-	return m
 }
 
 var defaultDevices = []specs.LinuxDevice{

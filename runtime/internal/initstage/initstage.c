@@ -32,6 +32,18 @@
 
 #include "initstage.h"
 
+// struct mount_attr of <linux/mount.h>, which clashes with <sys/mount.h>
+// in older C libraries; mount_setattr(2) is Linux 5.12.
+struct mount_attr_ {
+	uint64_t attr_set, attr_clr, propagation, userns_fd;
+};
+#ifndef SYS_mount_setattr
+#define SYS_mount_setattr 442
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -349,9 +361,9 @@ static uint64_t u_arg(struct op *o, uint32_t i)
 // The arguments of each operation: s string, u uint64, b bytes, * any
 // number of strings more.
 static const char *const signature[CSI_OP_MAX] = {
-	[CSI_MARK] = "s", [CSI_MOUNT] = "sssus", [CSI_CONFIG_MOUNT] = "ssssususb",
+	[CSI_MARK] = "s", [CSI_MOUNT] = "sssus", [CSI_CONFIG_MOUNT] = "ssssususbuu",
 	[CSI_MKDIR_ALL] = "s", [CSI_DEVICE] = "sssuuuuu", [CSI_SYMLINK] = "ss",
-	[CSI_PTMX] = "s", [CSI_SWITCH_ROOT] = "s", [CSI_MASK] = "s", [CSI_READONLY] = "s",
+	[CSI_PTMX] = "s", [CSI_SWITCH_ROOT] = "su", [CSI_MASK] = "s", [CSI_READONLY] = "s",
 	[CSI_SETHOSTNAME] = "s", [CSI_SETDOMAINNAME] = "s", [CSI_WRITE_FILE] = "sb",
 	[CSI_REMOUNT] = "su", [CSI_READY] = "", [CSI_WAIT_START] = "", [CSI_CLOSE] = "u",
 	[CSI_LOOKPATH] = "ss", [CSI_CHDIR] = "s", [CSI_RLIMIT] = "uuu", [CSI_UMASK] = "u",
@@ -420,6 +432,11 @@ static int op_config_mount(struct op *o)
 		if (mount_("", dest, "", p, NULL) < 0)
 			return fail(errno, "propagation %#llx", (unsigned long long)p);
 	}
+	struct mount_attr_ attr = {.attr_set = u_arg(o, 9), .attr_clr = u_arg(o, 10)};
+	if ((attr.attr_set || attr.attr_clr) &&
+	    syscall(SYS_mount_setattr, AT_FDCWD, dest, AT_RECURSIVE, &attr, sizeof attr) < 0)
+		return fail(errno, "mount_setattr(AT_RECURSIVE, set %#llx, clear %#llx)",
+			    (unsigned long long)attr.attr_set, (unsigned long long)attr.attr_clr);
 	return 0;
 }
 
@@ -474,12 +491,14 @@ static int op_ptmx(struct op *o)
 	return 0;
 }
 
-// op_switch_root makes rootfs the root: pivot_root(2), or on an initramfs
-// root (where pivot_root fails with EINVAL) MS_MOVE onto / and chroot, as
-// runc's --no-pivot does.
+// op_switch_root makes rootfs the root: pivot_root(2), or when asked (no
+// pivot, for an initramfs root where pivot_root fails with EINVAL) MS_MOVE
+// onto / and chroot, as runc's --no-pivot does. Never one for the other
+// silently.
 static int op_switch_root(struct op *o)
 {
 	const char *rootfs = s_arg(o, 0);
+	int no_pivot = u_arg(o, 1) != 0;
 	int oldroot = open("/", O_DIRECTORY | O_RDONLY | O_CLOEXEC);
 	if (oldroot < 0)
 		return fail(errno, "pivot_root: open /");
@@ -488,17 +507,21 @@ static int op_switch_root(struct op *o)
 		return fail(errno, "pivot_root: open %s", rootfs);
 	if (fchdir(newroot) < 0)
 		return fail(errno, "pivot_root: fchdir %s", rootfs);
-	if (syscall(SYS_pivot_root, ".", ".") < 0) {
-		if (errno != EINVAL)
-			return fail(errno, "pivot_root %s", rootfs);
+	if (no_pivot) {
 		if (mount_(rootfs, "/", "", MS_MOVE, NULL) < 0)
-			return fail(errno, "pivot_root refused (EINVAL, initramfs root?) and mount --move %s /", rootfs);
+			return fail(errno, "no pivot: mount --move %s /", rootfs);
 		if (chroot(".") < 0)
 			return fail(errno, "chroot");
 		if (chdir("/") < 0)
 			return fail(errno, "chdir /");
 		st.root_switch = "move_chroot";
 	} else {
+		if (syscall(SYS_pivot_root, ".", ".") < 0) {
+			if (errno == EINVAL)
+				return fail(errno, "pivot_root %s (csrun's root may be an initramfs, which cannot be pivoted away from: "
+						   "switch_root first, or run csrun create/run with --no-pivot)", rootfs);
+			return fail(errno, "pivot_root %s", rootfs);
+		}
 		// The old root is now stacked on "/": detach it without
 		// propagating the unmount to the host.
 		if (fchdir(oldroot) < 0)

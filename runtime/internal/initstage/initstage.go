@@ -118,6 +118,9 @@ type ConfigMount struct {
 	// fails with EPERM, EBUSY or ENODEV (sysfs or cgroup2 in a user namespace).
 	HostFallback string
 	Propagation  []uintptr // applied in order after the mount
+	// AttrSet and AttrClr, if either is set, are applied to the mount and
+	// all below it with mount_setattr(2) and AT_RECURSIVE (MOUNT_ATTR_*).
+	AttrSet, AttrClr uint64
 }
 
 // ConfigMount resolves m.Dest inside the rootfs, creates the mount point,
@@ -129,7 +132,7 @@ func (p *Program) ConfigMount(ctx string, m ConfigMount) {
 		prop = binary.NativeEndian.AppendUint64(prop, uint64(f))
 	}
 	p.op(C.CSI_CONFIG_MOUNT, ctx, s(m.Rootfs), s(m.Dest), s(m.Source), s(m.Type), u(uint64(m.Flags)),
-		s(m.Data), u(b2u(m.Bind)), s(m.HostFallback), prop)
+		s(m.Data), u(b2u(m.Bind)), s(m.HostFallback), prop, u(m.AttrSet), u(m.AttrClr))
 }
 
 // MkdirAll is os.MkdirAll(path, 0o755).
@@ -160,9 +163,13 @@ func (p *Program) Symlink(ctx, target, link string) { p.op(C.CSI_SYMLINK, ctx, s
 func (p *Program) Ptmx(ctx, devDir string) { p.op(C.CSI_PTMX, ctx, s(devDir)) }
 
 // SwitchRoot makes rootfs the root: pivot_root(2) and a detach of the old
-// root, or, where pivot_root fails with EINVAL (an initramfs root), a
-// mount --move onto / and chroot. The ready message says which.
-func (p *Program) SwitchRoot(ctx, rootfs string) { p.op(C.CSI_SWITCH_ROOT, ctx, s(rootfs)) }
+// root, or, with noPivot (runc's --no-pivot, for a runtime running on an
+// initramfs, where pivot_root fails with EINVAL), a mount --move onto / and
+// chroot. A pivot_root failure is an error: there is no silent fallback.
+// The ready message says which was used.
+func (p *Program) SwitchRoot(ctx, rootfs string, noPivot bool) {
+	p.op(C.CSI_SWITCH_ROOT, ctx, s(rootfs), u(b2u(noPivot)))
+}
 
 // Mask hides path: /dev/null over a file, an empty read-only tmpfs over a
 // directory; nothing if it does not exist.

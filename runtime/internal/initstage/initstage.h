@@ -10,12 +10,13 @@ enum csi_op {
 	CSI_MARK = 1,      /* s name: close the current phase ("" = restart the clock) */
 	CSI_MOUNT,         /* s src, s target, s fstype, u flags, s data: mount(2) */
 	CSI_CONFIG_MOUNT,  /* s rootfs, s dest, s src, s fstype, u flags, s data, u bind,
-	                      s host fallback, b propagation flags (u64 each) */
+	                      s host fallback, b propagation flags (u64 each),
+	                      u mount_setattr attr_set, u attr_clr (recursive; 0, 0: none) */
 	CSI_MKDIR_ALL,     /* s path */
 	CSI_DEVICE,        /* s rootfs, s path, s host path, u mode, u dev, u uid, u gid (-1: keep), u userns */
 	CSI_SYMLINK,       /* s target, s link (EEXIST is fine) */
 	CSI_PTMX,          /* s dev dir: /dev/ptmx -> pts/ptmx if devpts is there */
-	CSI_SWITCH_ROOT,   /* s rootfs: pivot_root, or MS_MOVE + chroot */
+	CSI_SWITCH_ROOT,   /* s rootfs, u no pivot: pivot_root, or (no pivot) MS_MOVE + chroot */
 	CSI_MASK,          /* s path */
 	CSI_READONLY,      /* s path */
 	CSI_SETHOSTNAME,   /* s name */

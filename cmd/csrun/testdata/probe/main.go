@@ -12,6 +12,9 @@
 //	env:NAME        an environment variable
 //	sleep:SECONDS   sleep
 //	write:PATH      create PATH for writing; prints write.PATH=errno
+//	read:PATH       the content of PATH, trimmed (read.PATH=...), or err.PATH=errno
+//	mnt:PATH        the options of the mount on PATH in /proc/self/mountinfo:
+//	                mnt.PATH=<per-mount options> <superblock options>
 package main
 
 import (
@@ -71,6 +74,27 @@ func main() {
 				f.Close()
 			}
 			fmt.Printf("write.%s=%d\n", arg, errno(err))
+		case "read":
+			data, err := os.ReadFile(arg)
+			if err != nil {
+				fmt.Printf("err.%s=%d\n", arg, errno(err))
+				break
+			}
+			fmt.Printf("read.%s=%s\n", arg, strings.TrimSpace(string(data)))
+		case "mnt":
+			data, _ := os.ReadFile("/proc/self/mountinfo")
+			opts := ""
+			for _, l := range strings.Split(string(data), "\n") {
+				// id parent major:minor root mountpoint options ... - type source super
+				f := strings.Fields(l)
+				pre, post, ok := strings.Cut(l, " - ")
+				if !ok || len(f) < 6 || f[4] != arg {
+					continue
+				}
+				super := strings.Fields(post)
+				opts = strings.Fields(pre)[5] + " " + super[len(super)-1]
+			}
+			fmt.Printf("mnt.%s=%s\n", arg, opts)
 		case "id":
 			g, _ := syscall.Getgroups()
 			fmt.Printf("id=%d %d %v\n", syscall.Getuid(), syscall.Getgid(), g)
