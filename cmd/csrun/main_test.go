@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"coldstart/runtime/bundle"
+	"coldstart/runtime/cgroups"
+	"coldstart/runtime/cgroups/cgrouptest"
 	"coldstart/runtime/container"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -40,6 +42,8 @@ func TestMain(m *testing.M) {
 	unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 	os.Exit(m.Run())
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func requireRoot(t *testing.T) {
 	t.Helper()
@@ -77,7 +81,7 @@ func probe(t *testing.T) string {
 	return probePath
 }
 
-// baseSpec is what `runc spec` writes, minus linux.resources (refused) and
+// baseSpec is what `runc spec` writes, minus linux.resources (no cgroup) and
 // with the probe as the process.
 func baseSpec(args ...string) *specs.Spec {
 	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
@@ -213,14 +217,14 @@ func TestBinaryExitStatus(t *testing.T) {
 
 	// And a refused config exits 1 naming the field.
 	spec := baseSpec()
-	spec.Linux.Resources = &specs.LinuxResources{}
+	spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: ptr(int64(1 << 20))}}
 	writeSpec(t, b, spec)
 	cmd = exec.Command(os.Args[0], "--root", root, "run", "--bundle", b, "c2")
 	cmd.Env = append(os.Environ(), "CSRUN_TEST_MAIN=1")
 	out, err = cmd.CombinedOutput()
 	require.ErrorAs(t, err, &ee)
 	assert.Equal(t, 1, ee.ExitCode())
-	assert.Contains(t, string(out), "linux.resources")
+	assert.Contains(t, string(out), "linux.resources.memory.kernel")
 	noLeaks(t, root)
 }
 
@@ -526,7 +530,16 @@ func TestRefusedConfig(t *testing.T) {
 		raw   string // instead of edit
 		field string
 	}{
-		{"resources", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{} }, "", "linux.resources"},
+		{"kernel memory", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: ptr(int64(1 << 20))}}
+		}, "", "linux.resources.memory.kernel"},
+		{"net_cls", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: ptr(uint32(1))}}
+		}, "", "linux.resources.network"},
+		{"bad device rule", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwx"}}}
+		}, "", "linux.resources.devices[0].access"},
+		{"systemd cgroup path", func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:csrun:x" }, "", "linux.cgroupsPath"},
 		{"terminal", func(s *specs.Spec) { s.Process.Terminal = true }, "", "process.terminal"},
 		{"namespace path", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/proc/1/ns/net" }, "", "linux.namespaces[1].path"},
 		{"time namespace", func(s *specs.Spec) {
@@ -742,5 +755,74 @@ func TestNoPivot(t *testing.T) {
 			assert.Equal(t, tc.want, readTimings(t, timings).RootSwitch)
 			noLeaks(t, root)
 		})
+	}
+}
+
+// A container in a cgroup of its own: cgroupsPath under the cgroup2 mount,
+// the limits this host's hierarchy offers (hugetlb), the device rules as an
+// eBPF filter, a cgroup namespace rooted there, and the cgroup removed
+// when the container is.
+func TestCgroup(t *testing.T) {
+	if !cgrouptest.InCgroup2(t) {
+		return
+	}
+	requireRoot(t)
+	avail := cgrouptest.Controllers(t)
+	path := fmt.Sprintf("/csrun-test-%d/c1", os.Getpid())
+	t.Cleanup(func() { os.Remove("/sys/fs/cgroup" + path); os.Remove(filepath.Dir("/sys/fs/cgroup" + path)) })
+	for _, tc := range []struct {
+		name    string
+		devices []specs.LinuxDeviceCgroup
+		open    string // errno opening /dev/loop-control (10:237) read-write
+	}{
+		{"engine rules", []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, fmt.Sprint(int(unix.EPERM))},
+		{"no rules", nil, "0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			timings := filepath.Join(t.TempDir(), "t.json")
+			spec := baseSpec("cgroup", "write:/dev/loop-control", "read:/dev/null", "read:/sys/fs/cgroup/hugetlb.2MB.max", "read:/sys/fs/cgroup/cgroup.procs")
+			spec.Mounts = append(spec.Mounts,
+				specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup2", Source: "cgroup2", Options: []string{"nosuid", "noexec", "nodev"}},
+				specs.Mount{Destination: "/dev/loop-control", Type: "bind", Source: "/dev/loop-control", Options: []string{"bind"}})
+			spec.Linux.CgroupsPath = path
+			spec.Linux.Resources = &specs.LinuxResources{Devices: tc.devices}
+			if slices.Contains(avail, "hugetlb") {
+				spec.Linux.Resources.HugepageLimits = []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 4 << 20}}
+			}
+			res := csrun(t, "--root", root, "--phase-timings", timings, "run", "--bundle", newBundle(t, spec), "cg")
+			require.NoError(t, res.err, res.stderr)
+			got := kv(res.stdout)
+			assert.Equal(t, "0::/", got["cgroup"], "cgroup namespace rooted at the container's cgroup")
+			assert.Equal(t, tc.open, got["write./dev/loop-control"], "device filter")
+			assert.Equal(t, "", got["read./dev/null"], "/dev/null allowed (runc's default rules)")
+			assert.Equal(t, "1", got["read./sys/fs/cgroup/cgroup.procs"], "the container's process in its cgroup")
+			if slices.Contains(avail, "hugetlb") {
+				assert.Equal(t, "4194304", got["read./sys/fs/cgroup/hugetlb.2MB.max"])
+			}
+			var phases []string
+			for _, p := range readTimings(t, timings).Phases {
+				phases = append(phases, p.Name)
+			}
+			assert.Contains(t, phases, container.PhaseCgroup)
+			_, err := os.Stat("/sys/fs/cgroup" + path)
+			assert.True(t, errors.Is(err, os.ErrNotExist), "cgroup left behind")
+			noLeaks(t, root)
+		})
+	}
+
+	// What the hierarchy lacks is refused naming the field and controller.
+	if !slices.Contains(avail, "memory") {
+		root := t.TempDir()
+		spec := baseSpec()
+		spec.Linux.CgroupsPath = path
+		spec.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: ptr(int64(64 << 20))}}
+		res := csrun(t, "--root", root, "run", "--bundle", newBundle(t, spec), "cg")
+		var me *cgroups.MissingControllerError
+		require.ErrorAs(t, res.err, &me)
+		assert.Equal(t, "linux.resources.memory.limit", me.Field)
+		assert.Equal(t, "memory", me.Controller)
+		ents, _ := os.ReadDir(root)
+		assert.Empty(t, ents, "state left behind")
 	}
 }

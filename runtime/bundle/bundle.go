@@ -134,7 +134,7 @@ type linuxDocument struct {
 	UIDMappings       []specs.LinuxIDMapping `json:"uidMappings,omitempty"`
 	GIDMappings       []specs.LinuxIDMapping `json:"gidMappings,omitempty"`
 	Sysctl            map[string]string      `json:"sysctl,omitempty"`
-	Resources         json.RawMessage        `json:"resources,omitempty"`
+	Resources         *specs.LinuxResources  `json:"resources,omitempty"`
 	CgroupsPath       string                 `json:"cgroupsPath,omitempty"`
 	Namespaces        []specs.LinuxNamespace `json:"namespaces,omitempty"`
 	Devices           []specs.LinuxDevice    `json:"devices,omitempty"`
@@ -195,10 +195,7 @@ func (d *document) spec() *specs.Spec {
 			UIDMappings: l.UIDMappings, GIDMappings: l.GIDMappings, Sysctl: l.Sysctl,
 			CgroupsPath: l.CgroupsPath, Namespaces: l.Namespaces, Devices: l.Devices,
 			Seccomp: l.Seccomp, RootfsPropagation: l.RootfsPropagation, MaskedPaths: l.MaskedPaths,
-			ReadonlyPaths: l.ReadonlyPaths, MountLabel: l.MountLabel,
-		}
-		if present(l.Resources) {
-			s.Linux.Resources = &specs.LinuxResources{}
+			ReadonlyPaths: l.ReadonlyPaths, MountLabel: l.MountLabel, Resources: l.Resources,
 		}
 		if presentMap(l.NetDevices) {
 			s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"": {}}

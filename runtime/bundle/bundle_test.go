@@ -48,12 +48,12 @@ func TestParseGolden(t *testing.T) {
 }
 
 func TestFieldErrorUnwrap(t *testing.T) {
-	_, err := Parse([]byte(`{"ociVersion":"1.0.0","root":{"path":"r"},"process":{"cwd":"/","args":["a"],"user":{"uid":0,"gid":0}},"linux":{"resources":{},"namespaces":[{"type":"mount"}]}}`))
+	_, err := Parse([]byte(`{"ociVersion":"1.0.0","root":{"path":"r"},"process":{"cwd":"/","args":["a"],"user":{"uid":0,"gid":0}},"linux":{"intelRdt":{},"namespaces":[{"type":"mount"}]}}`))
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, ErrUnsupported))
 	var fe *FieldError
 	require.ErrorAs(t, err, &fe)
-	assert.Equal(t, "linux.resources", fe.Field)
+	assert.Equal(t, "linux.intelRdt", fe.Field)
 }
 
 func TestLoadRelativeRoot(t *testing.T) {
@@ -96,7 +96,7 @@ func TestRefusedSectionsNullOrEmpty(t *testing.T) {
 		`"linux":{"namespaces":[{"type":"mount"}]%s}%s}`
 	for _, tc := range []struct{ linux, top, refused string }{
 		{`,"resources":null`, ``, ""},
-		{`,"resources":{}`, ``, "linux.resources"},
+		{`,"resources":{}`, ``, ""},
 		{`,"netDevices":{}`, ``, ""},
 		{`,"netDevices":{"eth0":{}}`, ``, "linux.netDevices"},
 		{`,"timeOffsets":{"monotonic":{"secs":1}}`, ``, "linux.timeOffsets"},
@@ -134,7 +134,7 @@ func FuzzValidateConfig(f *testing.F) {
 			}
 			return
 		}
-		if s.Process == nil || len(s.Process.Args) == 0 || s.Linux == nil || s.Root == nil || s.Linux.Resources != nil {
+		if s.Process == nil || len(s.Process.Args) == 0 || s.Linux == nil || s.Root == nil {
 			t.Fatalf("accepted an incomplete or unsupported spec: %s", data)
 		}
 		for _, m := range s.Mounts {

@@ -244,8 +244,6 @@ func validateProcess(p *specs.Process) error {
 
 func validateLinux(l *specs.Linux) (map[specs.LinuxNamespaceType]bool, error) {
 	switch {
-	case l.Resources != nil:
-		return nil, unsupported("linux.resources", "cgroup resource limits are not implemented; remove linux.resources")
 	case len(l.NetDevices) > 0:
 		return nil, unsupported("linux.netDevices", "not implemented")
 	case l.MountLabel != "":
@@ -260,7 +258,7 @@ func validateLinux(l *specs.Linux) (map[specs.LinuxNamespaceType]bool, error) {
 		return nil, unsupported("linux.timeOffsets", "time namespaces are not implemented")
 	}
 	if l.CgroupsPath != "" && (strings.Contains(l.CgroupsPath, ":") || strings.Contains(l.CgroupsPath, "..")) {
-		return nil, unsupported("linux.cgroupsPath", fmt.Sprintf("%q: only a cgroup v2 path (no systemd slice:prefix:name form, no ..)", l.CgroupsPath))
+		return nil, unsupported("linux.cgroupsPath", fmt.Sprintf("%q: only a cgroup v2 path (no systemd slice:prefix:name form: csrun has no systemd cgroup driver; no ..)", l.CgroupsPath))
 	}
 	switch l.RootfsPropagation {
 	case "", "private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable":

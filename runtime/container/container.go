@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"coldstart/internal/atomicfile"
+	"coldstart/runtime/cgroups"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -282,7 +283,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 		}
 	}
 	if st.Cgroup != "" {
-		if err := os.Remove(st.Cgroup); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := cgroups.Remove(st.Cgroup); err != nil {
 			return fmt.Errorf("delete %s: cgroup: %w", id, err)
 		}
 	}

@@ -25,7 +25,9 @@
 //
 //	parent                                   init (fd 3 program, 4 sync, 5 state dir)
 //	  | parse and validate config.json
-//	  | clone(CLONE_NEW*), uid/gid maps,
+//	  | cgroup (runtime/cgroups): create, write
+//	  |   limits, attach the device filter
+//	  | clone(CLONE_NEW*, CLONE_INTO_CGROUP), uid/gid maps,
 //	  | exec /proc/self/exe init ----------------->| C constructor, no Go runtime
 //	  | seccomp: cache Get or libseccomp compile   | (while init execs)
 //	  | compile config.json + BPF into a program
@@ -67,9 +69,21 @@
 // mount is cgroup2 on a host whose /sys/fs/cgroup is cgroup2 (as runc and
 // crun mount it) and refused on a v1 or hybrid host.
 //
+// # Cgroup
+//
+// A container that names a cgroup (linux.cgroupsPath) or sets
+// linux.resources gets one of its own, cgroup v2 only, made by
+// runtime/cgroups before the clone: the limits are written and the device
+// rules attached as an eBPF program before any of its code runs, and the
+// init stage is cloned straight into it (clone3 CLONE_INTO_CGROUP), so a
+// cgroup namespace is rooted there. Without a cgroupsPath the cgroup is
+// the container id beside csrun's own, as runc places it. run and delete
+// remove a cgroup csrun created. Without either field csrun makes no
+// cgroup (runc and crun make one for every container).
+//
 // # State
 //
-// <root>/<id>/state.json (written atomically), <root>/<id>/exec.fifo while
+// <root>/<id>/state.json (written atomically, with the cgroup csrun made), <root>/<id>/exec.fifo while
 // the container is created but not started, and the seccomp cache in
 // <root>/cache/seccomp/. Status is derived: the init pid alive with the
 // recorded start time and the fifo present is "created", alive without it

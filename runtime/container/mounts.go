@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"coldstart/runtime/bundle"
+	"coldstart/runtime/cgroups"
 	"coldstart/runtime/internal/initstage"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -74,7 +75,7 @@ func isBind(mnt specs.Mount) bool {
 // (unified), as opposed to v1 or hybrid (a tmpfs of v1 hierarchies).
 func hostCgroup2() bool {
 	var fs unix.Statfs_t
-	return unix.Statfs(cgroupRoot, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC
+	return unix.Statfs(cgroups.Root, &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
 // configMount turns a config.json mount into the stage's operation. A
@@ -97,7 +98,7 @@ func configMount(field, rootfs string, mnt specs.Mount, unified2 bool) (initstag
 	if m.Type == "cgroup" {
 		if !unified2 {
 			return m, &bundle.FieldError{Field: field + ".type", Err: bundle.ErrUnsupported,
-				Reason: fmt.Sprintf(`"cgroup": this host's %s is cgroup v1 or hybrid, and csrun mounts only cgroup2 (runc mounts "cgroup" as cgroup2 only on a cgroup2 host; write "cgroup2" to ask for it)`, cgroupRoot)}
+				Reason: fmt.Sprintf(`"cgroup": this host's %s is cgroup v1 or hybrid, and csrun mounts only cgroup2 (runc mounts "cgroup" as cgroup2 only on a cgroup2 host; write "cgroup2" to ask for it)`, cgroups.Root)}
 		}
 		m.Type = "cgroup2"
 	}

@@ -15,6 +15,7 @@ import (
 
 	"coldstart/runtime/bpfcache"
 	"coldstart/runtime/bundle"
+	"coldstart/runtime/cgroups"
 	"coldstart/runtime/internal/initstage"
 	"coldstart/runtime/internal/linux"
 	"coldstart/runtime/seccomp"
@@ -133,6 +134,16 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	if err != nil {
 		return nil, err
 	}
+	var cgWrites []cgroups.Write
+	var cgDevices []cgroups.DeviceRule
+	if cgroups.Wanted(b.Spec.Linux) {
+		if cgWrites, err = cgroups.Writes(b.Spec.Linux.Resources); err != nil {
+			return nil, err
+		}
+		if cgDevices, err = cgroups.DeviceRules(b.Spec.Linux); err != nil {
+			return nil, err
+		}
+	}
 	parsed := span{PhaseParse, base, linux.Monotonic()}
 
 	if err := os.MkdirAll(r.opts.Root, 0o700); err != nil {
@@ -152,7 +163,7 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 				proc.kill()
 			}
 			if cgroupDir != "" {
-				os.Remove(cgroupDir)
+				cgroups.Remove(cgroupDir)
 			}
 			os.RemoveAll(dir)
 		}
@@ -206,16 +217,25 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 		// unmapped in the new namespace).
 		attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: true}
 	}
-	if lin.CgroupsPath != "" {
-		fd, created, err := joinCgroup(lin.CgroupsPath)
+	var cgSpan span
+	if cgroups.Wanted(lin) {
+		t0 := linux.Monotonic()
+		path, err := cgroups.Path(cgroups.Root, lin.CgroupsPath, id)
 		if err != nil {
 			return nil, fmt.Errorf("linux.cgroupsPath: %w", err)
 		}
-		defer unix.Close(fd)
-		if created {
-			cgroupDir = cgroupPath(lin.CgroupsPath)
+		cg, err := cgroups.Create(cgroups.Root, path, cgWrites, cgDevices)
+		if err != nil {
+			return nil, fmt.Errorf("linux.cgroupsPath %s: %w", path, err)
 		}
-		attr.UseCgroupFD, attr.CgroupFD = true, fd
+		defer cg.Close()
+		if cg.Created {
+			cgroupDir = cg.Dir
+		}
+		// clone3(CLONE_INTO_CGROUP): the process starts in it, and a
+		// cgroup namespace it asks for is rooted there.
+		attr.UseCgroupFD, attr.CgroupFD = true, cg.FD
+		cgSpan = span{PhaseCgroup, t0, linux.Monotonic()}
 	}
 	sio, err := newStdio(r.opts.Stdin, r.opts.Stdout, r.opts.Stderr)
 	if err != nil {
@@ -257,6 +277,9 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	t := &Timings{Version: 1, Runtime: "csrun", ID: id, Seccomp: sres.how, CacheHit: sres.how == "cache-hit",
 		BPFInsns: len(sres.prog) / linux.SockFilterSize, RootSwitch: msg.RootSwitch, ClockMonotonic: true}
 	t.add(base, parsed)
+	if cgSpan.Name != "" {
+		t.add(base, cgSpan)
+	}
 	if sres.span.Name != "" {
 		t.add(base, sres.span)
 	}
@@ -353,7 +376,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundleDir, pidFile string) error 
 	defer s.syncR.Close()
 	defer os.RemoveAll(s.dir)
 	if s.st.Cgroup != "" {
-		defer os.Remove(s.st.Cgroup)
+		defer cgroups.Remove(s.st.Cgroup)
 	}
 	if err := writePidFile(pidFile, s.st.Pid); err != nil {
 		s.proc.kill()
@@ -427,37 +450,4 @@ func (o Options) stderr() io.Writer {
 		return o.Stderr
 	}
 	return io.Discard
-}
-
-const cgroupRoot = "/sys/fs/cgroup"
-
-func cgroupPath(p string) string { return filepath.Join(cgroupRoot, filepath.Clean("/"+p)) }
-
-// joinCgroup opens (creating if needed) a cgroup v2 directory for
-// clone3(CLONE_INTO_CGROUP).
-func joinCgroup(p string) (fd int, created bool, err error) {
-	var fs unix.Statfs_t
-	if err := unix.Statfs(cgroupRoot, &fs); err != nil {
-		return -1, false, err
-	}
-	if fs.Type != unix.CGROUP2_SUPER_MAGIC {
-		return -1, false, fmt.Errorf("%s is not a cgroup v2 mount (csrun supports cgroup v2 only)", cgroupRoot)
-	}
-	dir := cgroupPath(p)
-	if err := os.Mkdir(dir, 0o755); err == nil {
-		created = true
-	} else if !errors.Is(err, os.ErrExist) {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return -1, false, err
-		}
-		created = true
-	}
-	fd, err = unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		if created {
-			os.Remove(dir)
-		}
-		return -1, false, err
-	}
-	return fd, created, nil
 }

@@ -13,6 +13,7 @@ const (
 	PhaseParse          = "parse"           // read and validate config.json
 	PhaseSeccompCache   = "seccomp_cache"   // cache hit: read and verify the entry
 	PhaseSeccompCompile = "seccomp_compile" // miss or no cache: libseccomp compile (+ cache write)
+	PhaseCgroup         = "cgroup"          // create the cgroup, write limits, attach the device filter
 	PhaseNamespaces     = "namespaces"      // clone(2) with CLONE_NEW*, id maps, exec of the init stage
 	PhaseInitStart      = "init_start"      // exec of the init stage until its C constructor runs
 	PhaseBootstrap      = "bootstrap"       // init waits for and reads its program (and BPF) from the parent

@@ -13,6 +13,7 @@
 //	sleep:SECONDS   sleep
 //	write:PATH      create PATH for writing; prints write.PATH=errno
 //	read:PATH       the content of PATH, trimmed (read.PATH=...), or err.PATH=errno
+//	cgroup          the cgroup v2 line of /proc/self/cgroup (cgroup=0::/...)
 //	mnt:PATH        the options of the mount on PATH in /proc/self/mountinfo:
 //	                mnt.PATH=<per-mount options> <superblock options>
 package main
@@ -81,6 +82,13 @@ func main() {
 				break
 			}
 			fmt.Printf("read.%s=%s\n", arg, strings.TrimSpace(string(data)))
+		case "cgroup":
+			data, _ := os.ReadFile("/proc/self/cgroup")
+			for _, l := range strings.Split(string(data), "\n") {
+				if strings.HasPrefix(l, "0::") {
+					fmt.Printf("cgroup=%s\n", l)
+				}
+			}
 		case "mnt":
 			data, _ := os.ReadFile("/proc/self/mountinfo")
 			opts := ""
