@@ -3,7 +3,8 @@
 //
 // Usage:
 //
-//	csrun [--root DIR] [--no-seccomp-cache] [--phase-timings FILE] COMMAND [ARGS]
+//	csrun [--root DIR] [--log FILE] [--log-format text|json] [--no-seccomp-cache]
+//	      [--phase-timings FILE] COMMAND [ARGS]
 //
 //	create [--bundle DIR] [--pid-file FILE] [--no-pivot] ID
 //	                                             set up the container, stop before exec
@@ -13,6 +14,12 @@
 //	delete [--force] ID                          remove a stopped (or, forced, running) container
 //	run [--bundle DIR] [--pid-file FILE] ID      create, start, wait, delete; exit with the
 //	                                             container process's status
+//
+// --log appends each error to FILE as well, in runc's text or json format
+// (--log-format), where engines such as containerd look for it.
+// --systemd-cgroup, which runc takes, is refused: csrun has no systemd
+// cgroup driver. --no-pivot switches root with mount --move and chroot
+// instead of pivot_root, for a runtime running on an initramfs.
 //
 // --bundle defaults to the current directory, --root to /run/csrun. The
 // seccomp cache lives in ROOT/cache/seccomp; --no-seccomp-cache compiles

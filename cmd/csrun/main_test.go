@@ -826,3 +826,40 @@ func TestCgroup(t *testing.T) {
 		assert.Empty(t, ents, "state left behind")
 	}
 }
+
+// runc's global flags: --log (text or json) gets the error, --systemd-cgroup
+// is refused saying why.
+func TestGlobalFlags(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		format string
+		check  func(t *testing.T, line string)
+	}{
+		{"json", func(t *testing.T, line string) {
+			var e struct{ Level, Msg, Time string }
+			require.NoError(t, json.Unmarshal([]byte(line), &e), line)
+			assert.Equal(t, "error", e.Level)
+			assert.Contains(t, e.Msg, "does not exist")
+			_, err := time.Parse(time.RFC3339Nano, e.Time)
+			assert.NoError(t, err)
+		}},
+		{"text", func(t *testing.T, line string) {
+			assert.Regexp(t, `^time="[^"]+" level=error msg=".*does not exist.*"$`, line)
+		}},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			log := filepath.Join(dir, tc.format+".log")
+			res := csrun(t, "--root", dir, "--log", log, "--log-format", tc.format, "state", "nope")
+			require.ErrorIs(t, res.err, container.ErrNotExist)
+			data, err := os.ReadFile(log)
+			require.NoError(t, err)
+			lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+			require.Len(t, lines, 1)
+			tc.check(t, lines[0])
+		})
+	}
+	res := csrun(t, "--root", dir, "--log-format", "xml", "state", "nope")
+	assert.ErrorContains(t, res.err, "--log-format")
+	res = csrun(t, "--root", dir, "--systemd-cgroup", "state", "nope")
+	assert.ErrorContains(t, res.err, "systemd cgroup driver")
+}

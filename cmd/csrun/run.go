@@ -7,22 +7,44 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"strconv"
+	"time"
 
 	"coldstart/runtime/container"
 )
 
-var errUsage = errors.New("usage: csrun [--root DIR] [--no-seccomp-cache] [--phase-timings FILE] create|start|state|kill|delete|run [--bundle DIR] [--pid-file FILE] [--no-pivot] ID")
+var errUsage = errors.New("usage: csrun [--root DIR] [--log FILE] [--log-format text|json] [--no-seccomp-cache] [--phase-timings FILE] create|start|state|kill|delete|run [--bundle DIR] [--pid-file FILE] [--no-pivot] ID")
 
 // run is the whole CLI; start is the CLOCK_MONOTONIC time the command
 // began (0: now), stdin may be nil.
-func run(ctx context.Context, start int64, stdin io.Reader, stdout, stderr io.Writer, args []string) error {
+func run(ctx context.Context, start int64, stdin io.Reader, stdout, stderr io.Writer, args []string) (err error) {
 	g := flag.NewFlagSet("csrun", flag.ContinueOnError)
 	g.SetOutput(stderr)
 	root := g.String("root", container.DefaultRoot, "state root directory")
 	noCache := g.Bool("no-seccomp-cache", false, "compile seccomp profiles with libseccomp every time")
 	timings := g.String("phase-timings", "", "write start-up phase timings (JSON) to this file")
+	logPath := g.String("log", "", "also append errors to this file (as runc: engines read the last error there)")
+	logFormat := g.String("log-format", "text", "format of --log: text or json")
+	systemd := g.Bool("systemd-cgroup", false, "refused: csrun has no systemd cgroup driver")
 	if err := g.Parse(args); err != nil {
 		return err
+	}
+	if *logFormat != "text" && *logFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", *logFormat)
+	}
+	if *logPath != "" {
+		defer func() {
+			var ee *container.ExitError
+			if err != nil && !errors.As(err, &ee) {
+				if lerr := appendLog(*logPath, *logFormat, time.Now(), err.Error()); lerr != nil {
+					err = fmt.Errorf("%w (and --log: %v)", err, lerr)
+				}
+			}
+		}()
+	}
+	if *systemd {
+		return errors.New("--systemd-cgroup: csrun has no systemd cgroup driver; it manages cgroup v2 directly (give linux.cgroupsPath as a path, not slice:prefix:name)")
 	}
 	if g.NArg() == 0 {
 		return errUsage
@@ -95,4 +117,29 @@ func run(ctx context.Context, start int64, stdin io.Reader, stdout, stderr io.Wr
 		return rt.Delete(id, force)
 	}
 	return errUsage
+}
+
+// appendLog appends an error line to path, as runc's logrus does: text
+// (time="..." level=error msg="...") or json ({"level","msg","time"}).
+func appendLog(path, format string, t time.Time, msg string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	var line []byte
+	ts := t.UTC().Format(time.RFC3339Nano)
+	if format == "json" {
+		line, _ = json.Marshal(struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+			Time  string `json:"time"`
+		}{"error", msg, ts})
+	} else {
+		line = []byte("time=" + strconv.Quote(ts) + " level=error msg=" + strconv.Quote(msg))
+	}
+	if _, err := f.Write(append(line, '\n')); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
