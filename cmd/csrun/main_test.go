@@ -548,7 +548,7 @@ func TestRefusedConfig(t *testing.T) {
 		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "", "linux.namespaces"},
 		{"nfs mount", func(s *specs.Spec) { s.Mounts[2].Type = "nfs" }, "", "mounts[2].type"},
 		{"relative mount", func(s *specs.Spec) { s.Mounts[0].Destination = "proc" }, "", "mounts[0].destination"},
-		{"hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{} }, "", "hooks"},
+		{"relative hook", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "probe"}}} }, "", "hooks.poststop[0].path"},
 		{"notify action", func(s *specs.Spec) { s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActNotify} }, "", "linux.seccomp.defaultAction"},
 		{"bad capability", func(s *specs.Spec) { s.Process.Capabilities.Effective = []string{"CAP_FLY"} }, "", "process.capabilities.effective[0]"},
 		{"bad rlimit", func(s *specs.Spec) { s.Process.Rlimits[0].Type = "RLIMIT_WINGS" }, "", "process.rlimits[0].type"},
@@ -862,4 +862,107 @@ func TestGlobalFlags(t *testing.T) {
 	assert.ErrorContains(t, res.err, "--log-format")
 	res = csrun(t, "--root", dir, "--systemd-cgroup", "state", "nope")
 	assert.ErrorContains(t, res.err, "systemd cgroup driver")
+}
+
+// The six kinds of hooks run where and when the runtime-spec says, with
+// the state on stdin, for run and for create/start/delete; a failing
+// create-time hook fails the container naming it, a failing poststart or
+// poststop is a warning, a timeout kills the hook.
+func TestHooks(t *testing.T) {
+	requireRoot(t)
+	logDir := t.TempDir()
+	hooksFor := func(b, log string) *specs.Hooks {
+		host := filepath.Join(b, "rootfs", "bin", "probe") // the runtime's view
+		h := func(path, name string) []specs.Hook {
+			l := log
+			if name == "startContainer" {
+				l = "/hooklog/" + filepath.Base(log) // inside the container
+			}
+			return []specs.Hook{{Path: path, Args: []string{"probe", "hook:" + name + ":" + l}}}
+		}
+		return &specs.Hooks{
+			Prestart: h(host, "prestart"), CreateRuntime: h(host, "createRuntime"), CreateContainer: h(host, "createContainer"),
+			StartContainer: h("/bin/probe", "startContainer"), Poststart: h(host, "poststart"), Poststop: h(host, "poststop"),
+		}
+	}
+	want := "prestart creating h true\ncreateRuntime creating h true\ncreateContainer creating h true\n" +
+		"startContainer created h true\npoststart running h true\npoststop stopped h true\n"
+	withHooks := func(t *testing.T, log string, edit func(*specs.Hooks)) string {
+		spec := baseSpec("hostname")
+		spec.Mounts = append(spec.Mounts, specs.Mount{Destination: "/hooklog", Type: "bind", Source: logDir, Options: []string{"bind"}})
+		b := newBundle(t, spec)
+		spec.Hooks = hooksFor(b, log)
+		if edit != nil {
+			edit(spec.Hooks)
+		}
+		writeSpec(t, b, spec)
+		return b
+	}
+
+	t.Run("run", func(t *testing.T) {
+		root, log := t.TempDir(), filepath.Join(logDir, "run.log")
+		res := csrun(t, "--root", root, "run", "--bundle", withHooks(t, log, nil), "h")
+		require.NoError(t, res.err, res.stderr)
+		assert.Equal(t, "csrun-test", kv(res.stdout)["hostname"])
+		data, _ := os.ReadFile(log)
+		assert.Equal(t, want, string(data))
+		noLeaks(t, root)
+	})
+	t.Run("create start delete", func(t *testing.T) {
+		root, log := t.TempDir(), filepath.Join(logDir, "split.log")
+		b := withHooks(t, log, nil)
+		res := csrun(t, "--root", root, "create", "--bundle", b, "h")
+		require.NoError(t, res.err, res.stderr)
+		data, _ := os.ReadFile(log)
+		assert.Equal(t, "prestart creating h true\ncreateRuntime creating h true\ncreateContainer creating h true\n", string(data))
+		require.NoError(t, csrun(t, "--root", root, "start", "h").err)
+		deadline := time.Now().Add(10 * time.Second)
+		for state2(t, root, "h").Status != specs.StateStopped && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		var ws unix.WaitStatus
+		unix.Wait4(-1, &ws, 0, nil) // reap the container (we are its subreaper)
+		require.NoError(t, csrun(t, "--root", root, "delete", "h").err)
+		data, _ = os.ReadFile(log)
+		assert.Equal(t, want, string(data))
+		noLeaks(t, root)
+	})
+	for _, tc := range []struct {
+		name  string
+		edit  func(h *specs.Hooks)
+		field string // "" when the container still runs
+		warn  string
+	}{
+		{"createRuntime fails", func(h *specs.Hooks) { h.CreateRuntime[0].Args = []string{"probe", "exit:3"} }, "hooks.createRuntime[0]", ""},
+		{"createContainer fails", func(h *specs.Hooks) { h.CreateContainer[0].Args = []string{"probe", "exit:3"} }, "hooks.createContainer[0]", ""},
+		{"startContainer fails", func(h *specs.Hooks) { h.StartContainer[0].Args = []string{"probe", "exit:3"} }, "hooks.startContainer[0]", ""},
+		{"createRuntime times out", func(h *specs.Hooks) {
+			h.CreateRuntime[0].Args, h.CreateRuntime[0].Timeout = []string{"probe", "sleep:10"}, ptr(1)
+		}, "hooks.createRuntime[0]", ""},
+		{"createContainer times out", func(h *specs.Hooks) {
+			h.CreateContainer[0].Args, h.CreateContainer[0].Timeout = []string{"probe", "sleep:10"}, ptr(1)
+		}, "hooks.createContainer[0]", ""},
+		{"poststart fails", func(h *specs.Hooks) { h.Poststart[0].Args = []string{"probe", "exit:3"} }, "", "hooks.poststart[0]"},
+		{"poststop fails", func(h *specs.Hooks) { h.Poststop[0].Args = []string{"probe", "exit:3"} }, "", "hooks.poststop[0]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			log := filepath.Join(logDir, strings.ReplaceAll(tc.name, " ", "-")+".log")
+			start := time.Now()
+			res := csrun(t, "--root", root, "run", "--bundle", withHooks(t, log, tc.edit), "h")
+			if tc.field != "" {
+				require.Error(t, res.err)
+				assert.ErrorContains(t, res.err, tc.field)
+				var ee *container.ExitError
+				assert.False(t, errors.As(res.err, &ee), "a hook failure is an error, not a container status")
+				if strings.Contains(tc.name, "times out") {
+					assert.Less(t, time.Since(start), 8*time.Second, "the hook was not killed at its timeout")
+				}
+			} else {
+				require.NoError(t, res.err, res.stderr)
+				assert.Contains(t, res.stderr, "warning: "+tc.warn)
+			}
+			noLeaks(t, root)
+		})
+	}
 }

@@ -120,7 +120,7 @@ type document struct {
 	Hostname    string            `json:"hostname,omitempty"`
 	Domainname  string            `json:"domainname,omitempty"`
 	Mounts      []specs.Mount     `json:"mounts,omitempty"`
-	Hooks       json.RawMessage   `json:"hooks,omitempty"`
+	Hooks       *specs.Hooks      `json:"hooks,omitempty"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Linux       *linuxDocument    `json:"linux,omitempty"`
 	Solaris     json.RawMessage   `json:"solaris,omitempty"`
@@ -170,10 +170,7 @@ func presentMap(raw json.RawMessage) bool {
 func (d *document) spec() *specs.Spec {
 	s := &specs.Spec{
 		Version: d.Version, Process: d.Process, Root: d.Root, Hostname: d.Hostname,
-		Domainname: d.Domainname, Mounts: d.Mounts, Annotations: d.Annotations,
-	}
-	if present(d.Hooks) {
-		s.Hooks = &specs.Hooks{}
+		Domainname: d.Domainname, Mounts: d.Mounts, Annotations: d.Annotations, Hooks: d.Hooks,
 	}
 	if present(d.Solaris) {
 		s.Solaris = &specs.Solaris{}

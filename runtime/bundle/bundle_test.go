@@ -102,7 +102,8 @@ func TestRefusedSectionsNullOrEmpty(t *testing.T) {
 		{`,"timeOffsets":{"monotonic":{"secs":1}}`, ``, "linux.timeOffsets"},
 		{`,"intelRdt":{"closID":"x"}`, ``, "linux.intelRdt"},
 		{``, `,"hooks":null`, ""},
-		{``, `,"hooks":{"prestart":[]}`, "hooks"},
+		{``, `,"hooks":{"prestart":[]}`, ""},
+		{``, `,"windows":null`, ""},
 		{``, `,"windows":{}`, "windows"},
 	} {
 		_, err := Parse([]byte(fmt.Sprintf(base, tc.linux, tc.top)))

@@ -85,11 +85,35 @@ func Validate(s *specs.Spec) error {
 		return invalid("root.path", "missing")
 	}
 	for field, set := range map[string]bool{
-		"hooks": s.Hooks != nil, "windows": s.Windows != nil, "solaris": s.Solaris != nil,
+		"windows": s.Windows != nil, "solaris": s.Solaris != nil,
 		"vm": s.VM != nil, "zos": s.ZOS != nil, "freebsd": s.FreeBSD != nil,
 	} {
 		if set {
-			return unsupported(field, "csrun runs Linux containers without hooks")
+			return unsupported(field, "csrun runs Linux containers")
+		}
+	}
+	if h := s.Hooks; h != nil {
+		for _, set := range []struct {
+			name  string
+			hooks []specs.Hook
+		}{
+			{"prestart", h.Prestart}, {"createRuntime", h.CreateRuntime}, {"createContainer", h.CreateContainer},
+			{"startContainer", h.StartContainer}, {"poststart", h.Poststart}, {"poststop", h.Poststop},
+		} {
+			for i, hk := range set.hooks {
+				f := fmt.Sprintf("hooks.%s[%d]", set.name, i)
+				if !filepath.IsAbs(hk.Path) {
+					return invalid(f+".path", "%q: must be an absolute path", hk.Path)
+				}
+				if hk.Timeout != nil && *hk.Timeout <= 0 {
+					return invalid(f+".timeout", "%d: must be positive", *hk.Timeout)
+				}
+				for j, e := range hk.Env {
+					if !strings.Contains(e, "=") {
+						return invalid(fmt.Sprintf("%s.env[%d]", f, j), "%q: want KEY=value", e)
+					}
+				}
+			}
 		}
 	}
 	if err := validateProcess(s.Process); err != nil {

@@ -98,6 +98,9 @@ type stored struct {
 	StartTime uint64    `json:"csrun_start_time"` // /proc/<pid>/stat field 22
 	Created   time.Time `json:"csrun_created"`
 	Cgroup    string    `json:"csrun_cgroup,omitempty"` // cgroup directory csrun created
+	// The hooks start and delete run, from config.json at create.
+	Poststart []specs.Hook `json:"csrun_poststart,omitempty"`
+	Poststop  []specs.Hook `json:"csrun_poststop,omitempty"`
 }
 
 func (r *Runtime) load(id string) (*stored, string, error) {
@@ -207,6 +210,12 @@ func (r *Runtime) Start(id string) error {
 			if res.n != 1 {
 				return fmt.Errorf("start %s: init did not answer on exec.fifo: %v", id, res.err)
 			}
+			if len(st.Poststart) > 0 {
+				// After the container process is executed: the init
+				// stage still has startContainer hooks to run.
+				waitExec(st.Pid, st.StartTime)
+				warnHooks("hooks.poststart", st.Poststart, hookState(st.State, specs.StateRunning), r.opts.Stdout, r.opts.stderr())
+			}
 			return nil
 		case <-tick.C:
 			if !alive(st.Pid, st.StartTime) {
@@ -219,6 +228,19 @@ func (r *Runtime) Start(id string) error {
 				return fmt.Errorf("start %s: init exited before start: %w", id, ErrNotRunning)
 			}
 		}
+	}
+}
+
+// waitExec waits until the init stage pid has executed the container
+// process (its comm is no longer the stage's) or is gone.
+func waitExec(pid int, startTime uint64) {
+	comm := fmt.Sprintf("/proc/%d/comm", pid)
+	for alive(pid, startTime) {
+		data, err := os.ReadFile(comm)
+		if err != nil || strings.TrimSpace(string(data)) != "csrun:init" {
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -290,6 +312,7 @@ func (r *Runtime) Delete(id string, force bool) error {
 	if err := os.RemoveAll(dir); err != nil {
 		return fmt.Errorf("delete %s: %w", id, err)
 	}
+	warnHooks("hooks.poststop", st.Poststop, hookState(st.State, specs.StateStopped), r.opts.Stdout, r.opts.stderr())
 	return nil
 }
 

@@ -21,7 +21,8 @@
 //   - container process: process.args, pid 1 of the pid namespace if one is
 //     asked for.
 //
-// The protocol, over two pipes and one fifo:
+// The protocol, over two pipes and one fifo (a third pipe with hooks, see
+// hooks.go for where each kind runs):
 //
 //	parent                                   init (fd 3 program, 4 sync, 5 state dir)
 //	  | parse and validate config.json
@@ -32,18 +33,25 @@
 //	  | seccomp: cache Get or libseccomp compile   | (while init execs)
 //	  | compile config.json + BPF into a program
 //	  | program (operations) --------------- fd3 ->| read until EOF
-//	  |                                            | mounts, pivot_root (or, --no-pivot, MS_MOVE+chroot),
+//	  |                                            | mounts
+//	  |<------------------ {"type":"hooks"} -- fd4 -| (only with prestart/createRuntime hooks)
+//	  | prestart, createRuntime hooks              |
+//	  | one byte ---------------------------- fd6 ->| createContainer hooks (fork+exec)
+//	  |                                            | pivot_root (or, --no-pivot, MS_MOVE+chroot),
 //	  |                                            | hostname, sysctl, masked/read-only paths
 //	  |<------------------ {"type":"ready"} -- fd4 -|
 //	  | write state.json, pid file                 |
 //	  | create: exit here                          | open(<state>/exec.fifo, O_WRONLY) blocks
 //	csrun start:                                   |   (only after create; run skips the fifo)
 //	  | open(exec.fifo, O_RDONLY), read 1 byte <---| write "0"
-//	  | remove exec.fifo                           | rlimits, ids, caps, no_new_privs,
+//	  | remove exec.fifo                           | startContainer hooks,
+//	  |                                            | rlimits, ids, caps, no_new_privs,
 //	  |                                            | seccomp(2) of the BPF program
 //	  |<------------------ {"type":"exec"} --- fd4 -| (run only: timings so far)
 //	  |<------------------------ EOF (O_CLOEXEC) ---| execve(process.args) = container process
+//	start and run: poststart hooks once the process is executed.
 //	run: wait for the pid, exit with its status, delete the state.
+//	delete and run: poststop hooks once the container is gone.
 //	Any failure in init: {"type":"error","op":N,...} on fd4, exit 1; the
 //	parent names the config.json field operation N came from.
 //

@@ -197,6 +197,22 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 		return nil, err
 	}
 	defer stateDir.Close()
+	hooks := b.Spec.Hooks
+	if hooks == nil {
+		hooks = &specs.Hooks{}
+	}
+	files := []*os.File{bootR, syncW, stateDir}
+	var resumeW *os.File
+	syncHooks := len(hooks.Prestart)+len(hooks.CreateRuntime) > 0
+	if syncHooks {
+		resumeR, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		defer resumeR.Close()
+		defer w.Close()
+		files, resumeW = append(files, resumeR), w // fd initstage.FDResume
+	}
 
 	attr := &syscall.SysProcAttr{}
 	userNS := false
@@ -243,7 +259,7 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	}
 	tClone := linux.Monotonic()
 	proc, err = start("/proc/self/exe", []string{"csrun", "init"}, []string{initstage.Env}, sio,
-		[]*os.File{bootR, syncW, stateDir}, attr)
+		files, attr)
 	if err != nil {
 		return nil, fmt.Errorf("spawn init stage (clone with namespaces): %w", err)
 	}
@@ -260,7 +276,10 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	if sres.err != nil {
 		return nil, fmt.Errorf("linux.seccomp: %w", sres.err)
 	}
-	prog := initProgram(b.Spec, b.Rootfs, mounts, userNS, waitStart, r.opts.NoPivot, sres.prog, sres.flags)
+	ociState := specs.State{Version: specs.Version, ID: id, Pid: proc.pid, Bundle: b.Dir, Annotations: b.Spec.Annotations}
+	plan := hookPlan{sync: syncHooks, createContainer: hooks.CreateContainer, startContainer: hooks.StartContainer,
+		stateCreating: hookState(ociState, specs.StateCreating), stateCreated: hookState(ociState, specs.StateCreated)}
+	prog := initProgram(b.Spec, b.Rootfs, mounts, plan, userNS, waitStart, r.opts.NoPivot, sres.prog, sres.flags)
 	if _, err := bootW.Write(prog.Bytes()); err != nil {
 		return nil, fmt.Errorf("send the program to the init stage: %w", err)
 	}
@@ -270,6 +289,26 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	msg, err := s.next(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var early []span // phases before the createRuntime hooks
+	if msg.Type == "hooks" {
+		early = msg.Spans
+		t0 := linux.Monotonic()
+		state := plan.stateCreating
+		if err := runHooks(ctx, "hooks.prestart", hooks.Prestart, state, r.opts.Stdout, r.opts.Stderr); err != nil {
+			return nil, err
+		}
+		if err := runHooks(ctx, "hooks.createRuntime", hooks.CreateRuntime, state, r.opts.Stdout, r.opts.Stderr); err != nil {
+			return nil, err
+		}
+		early = append(early, span{PhaseHooks, t0, linux.Monotonic()})
+		if _, err := resumeW.Write([]byte{1}); err != nil {
+			return nil, fmt.Errorf("resume the init stage after the createRuntime hooks: %w", err)
+		}
+		resumeW.Close()
+		if msg, err = s.next(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if msg.Type != "ready" {
 		return nil, fmt.Errorf("init: unexpected %q message", msg.Type)
@@ -287,7 +326,7 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 	if len(msg.Spans) > 0 {
 		t.add(base, span{PhaseInitStart, cloned.End, msg.Spans[0].Start})
 	}
-	for _, sp := range msg.Spans {
+	for _, sp := range append(early, msg.Spans...) {
 		t.add(base, sp)
 	}
 	s.timings = t
@@ -300,6 +339,7 @@ func (r *Runtime) spawn(ctx context.Context, id, bundleDir string, waitStart boo
 		State: specs.State{Version: specs.Version, ID: id, Status: specs.StateCreated, Pid: proc.pid,
 			Bundle: b.Dir, Annotations: b.Spec.Annotations},
 		StartTime: startTime, Created: time.Now().UTC(), Cgroup: cgroupDir,
+		Poststart: hooks.Poststart, Poststop: hooks.Poststop,
 	}
 	if err := writeState(dir, s.st); err != nil {
 		return nil, err
@@ -374,6 +414,8 @@ func (r *Runtime) Run(ctx context.Context, id, bundleDir, pidFile string) error 
 		return err
 	}
 	defer s.syncR.Close()
+	// Last, once the state and cgroup are gone.
+	defer warnHooks("hooks.poststop", s.st.Poststop, hookState(s.st.State, specs.StateStopped), r.opts.Stdout, r.opts.stderr())
 	defer os.RemoveAll(s.dir)
 	if s.st.Cgroup != "" {
 		defer cgroups.Remove(s.st.Cgroup)
@@ -425,6 +467,7 @@ func (r *Runtime) Run(ctx context.Context, id, bundleDir, pidFile string) error 
 				fmt.Fprintf(r.opts.stderr(), "csrun: phase timings: %v\n", err)
 			}
 		}
+		warnHooks("hooks.poststart", s.st.Poststart, hookState(s.st.State, specs.StateRunning), r.opts.Stdout, r.opts.stderr())
 	case errors.Is(err, io.EOF):
 		// The init stage died without a word (e.g. killed by seccomp).
 	default:

@@ -32,7 +32,15 @@ func Init() {
 // hostname, sysctls, masked and read-only paths, "ready"; after start, the process's limits,
 // credentials and seccomp, then execve. Each operation carries the
 // config.json field it comes from, for errors.
-func initProgram(spec *specs.Spec, rootfs string, mounts []initstage.ConfigMount, userNS, waitStart, noPivot bool, bpf []byte, seccompFlags uint) *initstage.Program {
+// hookPlan is what the init stage needs for the hooks: whether to wait for
+// the parent's createRuntime hooks, and the state each kind reads.
+type hookPlan struct {
+	sync                            bool
+	stateCreating, stateCreated     []byte
+	createContainer, startContainer []specs.Hook
+}
+
+func initProgram(spec *specs.Spec, rootfs string, mounts []initstage.ConfigMount, hooks hookPlan, userNS, waitStart, noPivot bool, bpf []byte, seccompFlags uint) *initstage.Program {
 	p := initstage.New()
 	p.Mark(PhaseBootstrap)
 	l, proc := spec.Linux, spec.Process
@@ -68,6 +76,16 @@ func initProgram(spec *specs.Spec, rootfs string, mounts []initstage.ConfigMount
 		p.Device(fmt.Sprintf("linux.devices[%d] %s", i, d.Path), device(rootfs, d, userNS))
 	}
 	p.Mark(PhaseMounts)
+	if hooks.sync {
+		p.HooksSync("hooks.createRuntime", initstage.FDResume)
+		p.Mark(PhaseHooks)
+	}
+	for i, h := range hooks.createContainer {
+		p.Hook(fmt.Sprintf("hooks.createContainer[%d]", i), h.Path, h.Args, h.Env, hookTimeoutMS(h), hooks.stateCreating)
+	}
+	if len(hooks.createContainer) > 0 {
+		p.Mark(PhaseHooks)
+	}
 	p.SwitchRoot("", rootfs, noPivot)
 	p.Mark(PhasePivotRoot)
 
@@ -105,6 +123,12 @@ func initProgram(spec *specs.Spec, rootfs string, mounts []initstage.ConfigMount
 	if waitStart {
 		p.WaitStart("")
 		p.Mark(PhaseWaitStart)
+	}
+	for i, h := range hooks.startContainer {
+		p.Hook(fmt.Sprintf("hooks.startContainer[%d]", i), h.Path, h.Args, h.Env, hookTimeoutMS(h), hooks.stateCreated)
+	}
+	if len(hooks.startContainer) > 0 {
+		p.Mark(PhaseHooks)
 	}
 	p.Close(initstage.FDStateDir)
 	p.LookPath("process.args[0]", proc.Args[0], searchPath(proc.Env))

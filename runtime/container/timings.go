@@ -18,6 +18,7 @@ const (
 	PhaseInitStart      = "init_start"      // exec of the init stage until its C constructor runs
 	PhaseBootstrap      = "bootstrap"       // init waits for and reads its program (and BPF) from the parent
 	PhaseMounts         = "mounts"          // rootfs bind, config mounts, /dev
+	PhaseHooks          = "hooks"           // createRuntime, createContainer or startContainer hooks
 	PhasePivotRoot      = "pivot_root"      // pivot_root or MS_MOVE+chroot, old root detached
 	PhaseFinalize       = "finalize"        // masked/read-only paths, hostname, sysctl, read-only root
 	PhaseWaitStart      = "wait_start"      // create only: blocked on exec.fifo until start

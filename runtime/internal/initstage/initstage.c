@@ -28,6 +28,8 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <signal.h>
 #include <sys/types.h>
 
 #include "initstage.h"
@@ -368,7 +370,7 @@ static const char *const signature[CSI_OP_MAX] = {
 	[CSI_REMOUNT] = "su", [CSI_READY] = "", [CSI_WAIT_START] = "", [CSI_CLOSE] = "u",
 	[CSI_LOOKPATH] = "ss", [CSI_CHDIR] = "s", [CSI_RLIMIT] = "uuu", [CSI_UMASK] = "u",
 	[CSI_SECCOMP] = "ub", [CSI_CREDENTIALS] = "uuuuuuub", [CSI_NO_NEW_PRIVS] = "",
-	[CSI_EXEC_MSG] = "", [CSI_EXECVE] = "u*",
+	[CSI_EXEC_MSG] = "", [CSI_EXECVE] = "u*", [CSI_HOOKS_SYNC] = "u", [CSI_HOOK] = "subu*",
 };
 
 static int well_formed(struct op *o)
@@ -725,6 +727,92 @@ static int op_execve(struct op *o)
 	return fail(errno, "exec %s", st.exec_path);
 }
 
+// op_hooks_sync tells the parent the container's namespaces and mounts are
+// ready for its createRuntime hooks, and waits until they have run: one
+// byte on fd, EOF if the parent gave up.
+static int op_hooks_sync(struct op *o)
+{
+	int fd = (int)u_arg(o, 0);
+	if (send_phases("hooks") < 0)
+		return fail(errno, "report hooks");
+	char c;
+	ssize_t n;
+	do
+		n = read(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		return fail(n < 0 ? errno : EPIPE, "wait for the parent's createRuntime hooks");
+	close(fd);
+	return 0;
+}
+
+// op_hook runs an OCI hook in the container's namespaces: the state JSON
+// on its stdin, its stdout and stderr the stage's, killed after the
+// timeout. Anything but exit status 0 is a failure.
+static int op_hook(struct op *o)
+{
+	const char *path = s_arg(o, 0);
+	uint64_t timeout_ms = u_arg(o, 1), argc = u_arg(o, 3);
+	if (argc > o->nargs - 4)
+		return fail(EINVAL, "hook: malformed argument list");
+	uint32_t envc = o->nargs - 4 - argc;
+	char **argv = calloc(argc + 2, sizeof(char *)), **envp = calloc(envc + 1, sizeof(char *));
+	if (!argv || !envp)
+		return fail(ENOMEM, "hook");
+	argv[0] = (char *)path;
+	for (uint64_t i = 0; i < argc; i++)
+		argv[i] = (char *)o->arg[4 + i];
+	for (uint32_t i = 0; i < envc; i++)
+		envp[i] = (char *)o->arg[4 + argc + i];
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return fail(errno, "hook %s: pipe", path);
+	pid_t pid = fork();
+	if (pid < 0)
+		return fail(errno, "hook %s: fork", path);
+	if (pid == 0) {
+		if (dup2(p[0], 0) < 0)
+			_exit(126);
+		execve(path, argv, envp);
+		_exit(127);
+	}
+	close(p[0]);
+	// A hook that does not read its stdin must not kill us with SIGPIPE;
+	// the disposition is put back, since execve keeps an ignored signal.
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old;
+	sigaction(SIGPIPE, &ign, &old);
+	write_all(p[1], o->arg[2], o->len[2]);
+	close(p[1]);
+	sigaction(SIGPIPE, &old, NULL);
+	free(argv);
+	free(envp);
+	int64_t deadline = timeout_ms ? now_ns() + (int64_t)timeout_ms * 1000000 : 0;
+	int status;
+	for (;;) {
+		pid_t r = waitpid(pid, &status, deadline ? WNOHANG : 0);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return fail(errno, "hook %s: wait", path);
+		if (r == 0) {
+			if (now_ns() > deadline) {
+				kill(pid, SIGKILL);
+				waitpid(pid, &status, 0);
+				return fail(ETIMEDOUT, "hook %s: killed after its timeout of %llu ms", path,
+					    (unsigned long long)timeout_ms);
+			}
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (WIFEXITED(status))
+		return fail(0, "hook %s exited with status %d%s", path, WEXITSTATUS(status),
+			    WEXITSTATUS(status) == 127 ? " (or could not be executed)" : "");
+	return fail(0, "hook %s killed by signal %d", path, WTERMSIG(status));
+}
+
 static int run_op(struct op *o)
 {
 	switch (o->code) {
@@ -809,6 +897,10 @@ static int run_op(struct op *o)
 		return 0;
 	case CSI_EXECVE:
 		return op_execve(o);
+	case CSI_HOOKS_SYNC:
+		return op_hooks_sync(o);
+	case CSI_HOOK:
+		return op_hook(o);
 	}
 	return fail(EINVAL, "unknown operation %u", o->code);
 }

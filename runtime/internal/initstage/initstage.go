@@ -58,6 +58,7 @@ const (
 	FDBootstrap = C.CSI_FD_BOOTSTRAP
 	FDSync      = C.CSI_FD_SYNC
 	FDStateDir  = C.CSI_FD_STATE_DIR
+	FDResume    = C.CSI_FD_RESUME // only with HooksSync
 )
 
 // Program is a list of operations for the init stage.
@@ -265,6 +266,24 @@ func (p *Program) Execve(ctx string, argv, env []string) {
 		args = append(args, s(e))
 	}
 	p.op(C.CSI_EXECVE, ctx, args...)
+}
+
+// HooksSync sends {"type":"hooks"} with the phases so far and waits for
+// one byte on fd: the parent runs the createRuntime hooks meanwhile.
+func (p *Program) HooksSync(ctx string, fd int) { p.op(C.CSI_HOOKS_SYNC, ctx, u(uint64(fd))) }
+
+// Hook runs an OCI hook from the stage: path executed with args (args[0]
+// is argv[0]; none: path) and env, state on its stdin, killed after
+// timeoutMS (0: no limit); it fails unless the hook exits 0.
+func (p *Program) Hook(ctx, path string, args, env []string, timeoutMS uint64, state []byte) {
+	a := []arg{s(path), u(timeoutMS), state, u(uint64(len(args)))}
+	for _, v := range args {
+		a = append(a, s(v))
+	}
+	for _, v := range env {
+		a = append(a, s(v))
+	}
+	p.op(C.CSI_HOOK, ctx, a...)
 }
 
 func b2u(b bool) uint64 {

@@ -36,6 +36,9 @@ enum csi_op {
 	CSI_NO_NEW_PRIVS,  /* */
 	CSI_EXEC_MSG,      /* send {"type":"exec"} with the phases since ready (best effort) */
 	CSI_EXECVE,        /* u argc, s argv..., s env...: execve the looked-up path */
+	CSI_HOOKS_SYNC,    /* u fd: send {"type":"hooks"} with the phases so far, wait for a byte on fd */
+	CSI_HOOK,          /* s path, u timeout ms (0: none), b state JSON, u argc, s argv..., s env...:
+	                      fork, state on stdin, execve, wait; fail unless it exits 0 */
 	CSI_OP_MAX
 };
 
@@ -43,6 +46,7 @@ enum csi_op {
 #define CSI_FD_BOOTSTRAP 3
 #define CSI_FD_SYNC 4
 #define CSI_FD_STATE_DIR 5
+#define CSI_FD_RESUME 6 /* only with hooks: the parent's go-ahead after createRuntime */
 
 /* The init stage runs when argv[1] is "init" and this variable is "1". */
 #define CSI_ENV "_CSRUN_INIT"

@@ -13,6 +13,8 @@
 //	sleep:SECONDS   sleep
 //	write:PATH      create PATH for writing; prints write.PATH=errno
 //	read:PATH       the content of PATH, trimmed (read.PATH=...), or err.PATH=errno
+//	hook:NAME:FILE  as an OCI hook: append "NAME STATUS ID PID-SET" (the state
+//	                read on stdin) to FILE
 //	cgroup          the cgroup v2 line of /proc/self/cgroup (cgroup=0::/...)
 //	mnt:PATH        the options of the mount on PATH in /proc/self/mountinfo:
 //	                mnt.PATH=<per-mount options> <superblock options>
@@ -20,6 +22,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -82,6 +85,24 @@ func main() {
 				break
 			}
 			fmt.Printf("read.%s=%s\n", arg, strings.TrimSpace(string(data)))
+		case "hook":
+			hname, file, _ := strings.Cut(arg, ":")
+			var st struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+				Pid    int    `json:"pid"`
+			}
+			if err := json.NewDecoder(os.Stdin).Decode(&st); err != nil {
+				fmt.Fprintf(os.Stderr, "probe: hook %s: state: %v\n", hname, err)
+				os.Exit(101)
+			}
+			f, err := os.OpenFile(file, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "probe: hook %s: %v\n", hname, err)
+				os.Exit(102)
+			}
+			fmt.Fprintf(f, "%s %s %s %v\n", hname, st.Status, st.ID, st.Pid > 0)
+			f.Close()
 		case "cgroup":
 			data, _ := os.ReadFile("/proc/self/cgroup")
 			for _, l := range strings.Split(string(data), "\n") {
