@@ -18,13 +18,23 @@
 #
 # Environment: COLDSTART_CACHE (cache; default ~/.cache/coldstart),
 # E2E_DIR (work directory; default $COLDSTART_CACHE/e2e-bisect), BOOTS
-# (default 5), COLDSTART (the binary; default bin/coldstart, built here).
+# (default 5, 3 with CLOCK=virtual), CLOCK (wall or virtual: the guest clock
+# of every run; on the virtual clock boots are copies, so a step gets BOOTS
+# boots and never more), COLDSTART (the binary; default bin/coldstart,
+# built here).
 set -euo pipefail
 start=$(date +%s)
 cd "$(dirname "$0")/.."
 CACHE=${COLDSTART_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/coldstart}
 E2E=${E2E_DIR:-$CACHE/e2e-bisect}
-BOOTS=${BOOTS:-5}
+CLOCK=${CLOCK:-wall}
+if [[ $CLOCK == virtual ]]; then
+	BOOTS=${BOOTS:-3}
+	MAX_BOOTS=$BOOTS
+else
+	BOOTS=${BOOTS:-5}
+	MAX_BOOTS=$((3 * BOOTS))
+fi
 COLDSTART=${COLDSTART:-bin/coldstart}
 export COLDSTART_CACHE=$CACHE
 mkdir -p "$E2E"
@@ -92,11 +102,11 @@ git -C "$repo" log --oneline e2e-0..e2e-8 >&2
 slow=$(git -C "$repo" rev-parse e2e-5)
 
 fail=0
-log "coldstart bisect (good e2e-0, bad e2e-8, ipcns)"
+log "coldstart bisect (good e2e-0, bad e2e-8, ipcns, $CLOCK clock, $BOOTS boots a step)"
 rm -rf "$E2E/bisect-out"
 set +e
-"$COLDSTART" bisect --tree "$repo" --good e2e-0 --bad e2e-8 --scenario ipcns --boots "$BOOTS" --max-boots $((3 * BOOTS)) \
-	--iterations 10 --out "$E2E/bisect-out" | tee "$E2E/bisect.txt"
+"$COLDSTART" bisect --tree "$repo" --good e2e-0 --bad e2e-8 --scenario ipcns --boots "$BOOTS" --max-boots "$MAX_BOOTS" \
+	--clock "$CLOCK" --iterations 10 --out "$E2E/bisect-out" | tee "$E2E/bisect.txt"
 code=${PIPESTATUS[0]}
 set -e
 if [[ $code -ne 0 ]] || ! grep -q "^first bad commit: $slow " "$E2E/bisect.txt"; then
@@ -114,7 +124,7 @@ for c in "p-slow 1" "p-harmless 0"; do
 	log "coldstart ci --base e2e-4 --patches $1 (want exit $2)"
 	set +e
 	rm -rf "$E2E/ci-$1"
-	"$COLDSTART" ci --tree "$repo" --base e2e-4 --patches "$E2E/$1" --scenarios ipcns --boots "$BOOTS" --iterations 10 \
+	"$COLDSTART" ci --tree "$repo" --base e2e-4 --patches "$E2E/$1" --scenarios ipcns --boots "$BOOTS" --clock "$CLOCK" --iterations 10 \
 		--explain --out "$E2E/ci-$1" | tee "$E2E/ci-$1.txt"
 	code=${PIPESTATUS[0]}
 	set -e

@@ -97,7 +97,10 @@ type Side struct {
 
 	groups [][]float64
 	boots  []int
-	file   *results.File
+	// iterations is true when groups are one boot's iterations (the
+	// virtual clock's replicates), not boots.
+	iterations bool
+	file       *results.File
 }
 
 // Row is the comparison of one scenario on one kernel (pair).
@@ -150,10 +153,18 @@ func (r *Report) Count() map[stats.Verdict]int {
 	return c
 }
 
-// Groups returns a scenario's samples grouped by boot, in boot order,
-// leaving out boots with a coarse clock; excluded lists those that had
-// samples.
+// Groups returns a scenario's replicates: its samples grouped by boot, in
+// boot order, leaving out boots with a coarse clock (excluded lists those
+// that had samples), or, on the virtual clock when the boots are copies,
+// the iterations of one boot (virtualReplicates).
 func Groups(f *results.File, scenario, metric string) (groups [][]float64, boots []int, excluded []int) {
+	groups, boots, excluded = bootGroups(f, scenario, metric)
+	groups, boots, _ = virtualReplicates(f, groups, boots)
+	return groups, boots, excluded
+}
+
+// bootGroups is Groups by boot, whatever the clock.
+func bootGroups(f *results.File, scenario, metric string) (groups [][]float64, boots []int, excluded []int) {
 	sc := f.Scenarios[scenario]
 	if sc == nil {
 		return nil, nil, nil
@@ -197,7 +208,8 @@ func side(f *results.File, scenario, metric string) *Side {
 		s.Reason = strings.TrimSpace(s.Reason + " (needs " + sc.Option + ")")
 	}
 	s.file = f
-	s.groups, s.boots, s.Excluded = Groups(f, scenario, metric)
+	s.groups, s.boots, s.Excluded = bootGroups(f, scenario, metric)
+	s.groups, s.boots, s.iterations = virtualReplicates(f, s.groups, s.boots)
 	s.summarize()
 	return s
 }
@@ -289,8 +301,12 @@ func compareScenario(label, scenario string, base, next *results.File, o Options
 			spread := stats.PairSpread(row.Base.groups, row.New.groups)
 			if d := stats.MinDetectable(spread, len(row.Base.groups), len(row.New.groups), t, o.Alpha); !math.IsInf(d, 1) {
 				row.Detectable = d
-				note = fmt.Sprintf("not significant, not ruled out: at this spread (%.2f) %d+%d boots find steps of %s or more",
-					spread, len(row.Base.groups), len(row.New.groups), SignedPct(d))
+				unit := "boots"
+				if row.Base.iterations || row.New.iterations {
+					unit = "replicates"
+				}
+				note = fmt.Sprintf("not significant, not ruled out: at this spread (%.2f) %d+%d %s find steps of %s or more",
+					spread, len(row.Base.groups), len(row.New.groups), unit, SignedPct(d))
 			}
 		}
 		pooled := stats.Pooled(row.Base.groups, row.New.groups, o.Rule)
@@ -485,6 +501,7 @@ func fileNotes(base, next *results.File, o Options) []string {
 	if note := calibrationNote(base, next, o); note != "" {
 		n = append(n, note)
 	}
+	n = append(n, replicateNotes(base, next, o.Metric)...)
 	if base.Accel != next.Accel && base.Accel != "" && next.Accel != "" {
 		n = append(n, fmt.Sprintf("accelerators differ: base %s, new %s; timings are not comparable", base.Accel, next.Accel))
 	}
