@@ -381,8 +381,16 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 		targets = append(targets, tree.Target(e.which, e.end.Commit, im))
 	}
 	st.Good.Groups, st.Bad.Groups = nil, nil
+	// booted counts boots run a side, not groups kept: a boot may give no
+	// group (left out for a coarse clock), or many (the virtual clock's
+	// iterations), and neither may keep the loop going past MaxBoots.
+	booted := 0
 	for round := 1; ; round++ {
-		n := min(o.Boots, o.MaxBoots-len(st.Good.Groups))
+		n := min(o.Boots, o.MaxBoots-booted)
+		if n <= 0 {
+			return nil
+		}
+		booted += n
 		fmt.Fprintf(o.Progress, "measuring good and bad alternately: %d boots each (round %d)\n", n, round)
 		files, err := o.Measurer.Measure(ctx, targets, n, filepath.Join(dir, fmt.Sprintf("round-%d", round)))
 		if err != nil {
@@ -396,6 +404,10 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 				return &EndError{Which: []string{"good", "bad"}[i], Commit: e.Commit, Err: err}
 			}
 			g := st.groups(files[i], o.Scenario, o.Compare)
+			if len(g) == 0 {
+				return &EndError{Which: []string{"good", "bad"}[i], Commit: e.Commit,
+					Err: fmt.Errorf("%d boots gave no usable samples of %s (every boot left out; see its console logs in %s)", n, o.Scenario, filepath.Join(dir, fmt.Sprintf("round-%d", round)))}
+			}
 			e.Groups = append(e.Groups, g...)
 			e.Median = stats.GroupMedian(e.Groups)
 		}
@@ -403,7 +415,7 @@ func measureEnds(ctx context.Context, o Options, st *State) error {
 		fmt.Fprintf(o.Progress, "good %s, bad %s (%d/%d boots): ratio ×%.3f [%.3f, %.3f], p = %.3g: %s\n",
 			duration.Format(st.Good.Median), duration.Format(st.Bad.Median), len(st.Good.Groups), len(st.Bad.Groups),
 			st.Ends.Ratio, st.Ends.CI.Lo, st.Ends.CI.Hi, st.Ends.P, st.Ends.Verdict)
-		if st.Ends.Verdict != stats.Unknown || len(st.Good.Groups) >= o.MaxBoots || n <= 0 {
+		if st.Ends.Verdict != stats.Unknown || booted >= o.MaxBoots {
 			return nil
 		}
 	}
@@ -450,7 +462,7 @@ func measureStep(ctx context.Context, o Options, st *State, commit string) (*Ste
 	}
 	t := tree.Target("step", commit, im)
 	for round := 1; ; round++ {
-		boots := min(o.Boots, o.MaxBoots-len(s.Groups))
+		boots := min(o.Boots, o.MaxBoots-s.Boots)
 		files, err := o.Measurer.Measure(ctx, []matrix.Target{t}, boots, filepath.Join(s.Dir, fmt.Sprintf("round-%d", round)))
 		if err != nil {
 			if ctx.Err() != nil {
@@ -463,15 +475,15 @@ func measureStep(ctx context.Context, o Options, st *State, commit string) (*Ste
 		}
 		g := st.groups(files[0], o.Scenario, o.Compare)
 		s.Groups = append(s.Groups, g...)
-		s.Rounds, s.Boots, s.Median = round, len(s.Groups), stats.GroupMedian(s.Groups)
-		force := len(s.Groups) >= o.MaxBoots || len(g) == 0
+		s.Rounds, s.Boots, s.Median = round, s.Boots+boots, stats.GroupMedian(s.Groups)
+		force := s.Boots >= o.MaxBoots || len(g) == 0
 		c, vg, vb, reason := Classify(st.Good.Groups, st.Bad.Groups, s.Groups, o.Scenario, o.Compare, force)
 		s.VsGood, s.VsBad = &vg, &vb
 		if c != Unknown {
 			s.Class, s.Exit, s.Reason = c, c.ExitCode(), reason
 			return s, nil
 		}
-		fmt.Fprintf(o.Progress, "step %d: %s after %d boots (vs good %s, vs bad %s): %d more\n", n, reason, len(s.Groups), vg.Verdict, vb.Verdict, min(o.Boots, o.MaxBoots-len(s.Groups)))
+		fmt.Fprintf(o.Progress, "step %d: %s after %d boots (vs good %s, vs bad %s): %d more\n", n, reason, s.Boots, vg.Verdict, vb.Verdict, min(o.Boots, o.MaxBoots-s.Boots))
 	}
 }
 

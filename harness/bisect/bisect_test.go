@@ -211,6 +211,55 @@ func TestUnknownVerdictAddsBoots(t *testing.T) {
 	}
 }
 
+// On the virtual clock a boot is a copy of the one before, and compare
+// takes one boot's iterations as the replicates. The e2e run that found
+// this looped 245 rounds: the loop counted replicates (groups) against
+// --max-boots, not boots. 3 boots a step must be enough, and never more.
+func TestVirtualClockBisectsWithinMaxBoots(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.meas.Virtual = true
+	f.opts.Boots, f.opts.MaxBoots = 3, 3
+	st, err := bisect.Run(context.Background(), f.opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.FirstBad != f.commits[5] {
+		t.Errorf("first bad = %s, want %s", st.FirstBad, f.commits[5])
+	}
+	if n := len(st.Good.Groups); n != 10 {
+		t.Errorf("good end has %d replicates, want one boot's 10 iterations", n)
+	}
+	for _, s := range st.Steps {
+		if s.Boots != 3 || s.Rounds != 1 {
+			t.Errorf("step %d: %d boots in %d rounds, want 3 in 1", s.N, s.Boots, s.Rounds)
+		}
+	}
+	// ends: 3+3 boots; steps: 3 each.
+	if want := 2*3 + 3*len(st.Steps); len(f.meas.Order) != want {
+		t.Errorf("%d boots in all, want %d", len(f.meas.Order), want)
+	}
+}
+
+// When compare leaves every boot out (a coarse clock), the ends give no
+// samples: that is an error naming the end, after one round, not a loop.
+func TestEndsWithNoUsableBootsAreAnError(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.meas.Coarse = true
+	_, err := bisect.Run(context.Background(), f.opts)
+	var ee *bisect.EndError
+	if !errors.As(err, &ee) {
+		t.Fatalf("err = %v, want an EndError", err)
+	}
+	if !strings.Contains(err.Error(), "no usable samples") {
+		t.Errorf("error does not say why: %v", err)
+	}
+	if c := f.meas.Calls(); c != 1 {
+		t.Errorf("Measure called %d times, want 1", c)
+	}
+}
+
 func TestRefusesWhenEndsDoNotDiffer(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -100,7 +100,7 @@ func boot(ctx context.Context, o qemu.Options, index int, dl Deadlines, progress
 				out.rec.Clocksource = e.Hello.Clocksource
 				out.rec.ClockResNS = e.Hello.ClockResNS
 				out.rec.NetIfaces = e.Hello.NetIfaces
-				out.rec.ClockCoarse = e.Hello.Clocksource == "jiffies" || e.Hello.ClockResNS > 1000
+				out.rec.ClockCoarse = coarseClock(e.Hello.Clocksource)
 				progress(fmt.Sprintf("boot %d: agent up after %.1f s (kernel %s, clocksource %s)", index, out.rec.HelloMS/1000, e.Hello.Release, e.Hello.Clocksource))
 				resetTimer(timer, dl.Scenario)
 				waitingFor = "the first scenario"
@@ -231,6 +231,21 @@ func resetTimer(t *time.Timer, d time.Duration) {
 	default:
 	}
 	t.Reset(d)
+}
+
+// coarseClock reports whether a guest clocksource reads in ticks, so
+// that times shorter than a tick cannot be measured. Only the jiffies
+// counters do. clock_getres (the hello's ClockResNS) is no guide: it
+// reports the hrtimer resolution, which stays at a tick whenever high
+// resolution timers are off (a tiny kernel booted under -icount with
+// tsc-early reports 4 ms while its readings step by nanoseconds), so a
+// resolution above 1 µs alone no longer marks a boot coarse.
+func coarseClock(clocksource string) bool {
+	switch clocksource {
+	case "jiffies", "refined-jiffies":
+		return true
+	}
+	return false
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

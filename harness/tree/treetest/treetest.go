@@ -118,6 +118,12 @@ type Measurer struct {
 	NoTracer bool
 	// FailBoot makes every boot of these commits' kernels fail.
 	FailBoot map[string]bool
+	// Coarse marks every boot as run on a coarse (tick) clock, so that
+	// compare leaves each one out.
+	Coarse bool
+	// Virtual records the virtual clock and makes every boot of one image
+	// a copy of its first, as -icount does.
+	Virtual bool
 	// Before, if set, is called before each Measure with its call number
 	// (from 1); an error from it is returned (to simulate Ctrl-C, cancel
 	// the context there and return its error).
@@ -181,6 +187,13 @@ func (m *Measurer) trace(n int, bad bool) *results.Trace {
 	return tr
 }
 
+func (m *Measurer) clock() string {
+	if m.Virtual {
+		return "virtual"
+	}
+	return ""
+}
+
 // Calls is how many times Measure was called.
 func (m *Measurer) Calls() int {
 	m.mu.Lock()
@@ -214,7 +227,7 @@ func (m *Measurer) Measure(ctx context.Context, targets []matrix.Target, boots i
 		files[i] = &results.File{
 			Schema:    results.Schema,
 			Kernel:    results.Kernel{Name: t.Kernel.Name, SHA256: t.Image.SHA256, Release: t.Image.Release},
-			Plan:      results.Plan{Plan: plan.Plan{Scenarios: []string{m.Scenario}, Boots: boots, Iterations: its}},
+			Plan:      results.Plan{Plan: plan.Plan{Scenarios: []string{m.Scenario}, Boots: boots, Iterations: its}, Clock: m.clock()},
 			Scenarios: map[string]*results.Scenario{m.Scenario: {Status: results.StatusOK}},
 			Complete:  true,
 		}
@@ -234,7 +247,7 @@ func (m *Measurer) Measure(ctx context.Context, targets []matrix.Target, boots i
 				failed = append(failed, t.Kernel.Name)
 				continue
 			}
-			boot := results.Boot{Index: b, Status: results.StatusOK}
+			boot := results.Boot{Index: b, Status: results.StatusOK, ClockCoarse: m.Coarse}
 			if traced > 0 {
 				boot.Traces = map[string]*results.Trace{m.Scenario: m.trace(traced, t.Image.Name == "bad")}
 			}
@@ -244,6 +257,9 @@ func (m *Measurer) Measure(ctx context.Context, targets []matrix.Target, boots i
 				center = m.Bad
 			}
 			h := fnv.New64a()
+			if m.Virtual {
+				n = 1
+			}
 			fmt.Fprintf(h, "%s/%d", t.Image.SHA256, n)
 			rng := rand.New(rand.NewPCG(h.Sum64(), 7))
 			bootMed := center * math.Exp(rng.NormFloat64()*m.BootSpread)
