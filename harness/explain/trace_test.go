@@ -1,0 +1,68 @@
+package explain_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"coldstart/guest/trace"
+	"coldstart/harness/explain"
+	"coldstart/harness/results"
+	"coldstart/internal/golden"
+)
+
+// tracedFile reads function_graph text as the guest's tracer writes it
+// (one traced iteration per file), sums it per call path as the agent does
+// (package trace, the default roots and bound) and wraps it in a result
+// file of kernel, with tracing seen off around the timed iterations.
+func tracedFile(t *testing.T, kernel, scenario string, iterations ...string) *results.File {
+	t.Helper()
+	agg := trace.NewAggregator()
+	agg.Roots = map[string]bool{}
+	for _, r := range trace.DefaultRoots {
+		agg.Roots[r] = true
+	}
+	for _, name := range iterations {
+		f, err := os.Open(filepath.Join("testdata", name))
+		require.NoError(t, err)
+		require.NoError(t, agg.Read(f))
+		f.Close()
+		agg.EndIteration()
+	}
+	require.Zero(t, agg.Unmatched, "every exit in the trace has its entry")
+	tr := &results.Trace{Scenario: scenario, Iterations: len(iterations), Roots: trace.DefaultRoots, MaxDepth: 10,
+		Timed: []string{"current_tracer=nop tracing_on=0", "current_tracer=nop tracing_on=0"}}
+	tr.Paths, tr.Rest = agg.Top(400)
+	return &results.File{
+		Schema: results.Schema, Kernel: results.Kernel{Name: kernel},
+		Scenarios: map[string]*results.Scenario{scenario: {Status: results.StatusOK}},
+		Boots:     []results.Boot{{Index: 0, Status: results.StatusOK, Traces: map[string]*results.Trace{scenario: tr}}},
+	}
+}
+
+// TestExplainTracePairs explains recorded trace pairs (testdata/README.md
+// says how each was made) and compares the text with a golden file.
+func TestExplainTracePairs(t *testing.T) {
+	tests := []struct {
+		name, scenario     string
+		baseKernel, kernel string
+		base, new          []string
+	}{
+		{name: "exit-gp", scenario: "utsns", baseKernel: "5.10", kernel: "5.10-gp",
+			base: []string{"exit-gp.base.trace"}, new: []string{"exit-gp.new.trace"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := tracedFile(t, tt.baseKernel, tt.scenario, tt.base...)
+			nw := tracedFile(t, tt.kernel, tt.scenario, tt.new...)
+			r, err := explain.Explain(base, nw, tt.scenario)
+			require.NoError(t, err)
+			var b bytes.Buffer
+			require.NoError(t, explain.WriteText(&b, r, 0))
+			golden.Check(t, tt.name+".txt", b.Bytes())
+		})
+	}
+}
