@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"coldstart/guest/trace"
@@ -44,15 +45,25 @@ func tracedFile(t *testing.T, kernel, scenario string, iterations ...string) *re
 }
 
 // TestExplainTracePairs explains recorded trace pairs (testdata/README.md
-// says how each was made) and compares the text with a golden file.
+// says how each was made): the culprit, the waits left out of the ranking,
+// and the text and markdown against golden files.
 func TestExplainTracePairs(t *testing.T) {
 	tests := []struct {
 		name, scenario     string
 		baseKernel, kernel string
 		base, new          []string
+		culprit            string   // the headline's path
+		waits              []string // the rows not ranked, largest first
 	}{
-		{name: "exit-gp", scenario: "utsns", baseKernel: "5.10", kernel: "5.10-gp",
-			base: []string{"exit-gp.base.trace"}, new: []string{"exit-gp.new.trace"}},
+		{
+			// The child's exit waits out a grace period; the parent's
+			// reap sleeps through it and grows by a little more.
+			name: "exit-gp", scenario: "utsns", baseKernel: "5.10", kernel: "5.10-gp",
+			base: []string{"exit-gp.base.trace"}, new: []string{"exit-gp.new.trace"},
+			culprit: "__x64_sys_exit_group;do_group_exit;do_exit;exit_task_namespaces;switch_task_namespaces;" +
+				"free_nsproxy;free_uts_ns;synchronize_rcu;__wait_rcu_gp;wait_for_completion",
+			waits: []string{"__x64_sys_wait4;kernel_wait4;do_wait;schedule"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,9 +71,27 @@ func TestExplainTracePairs(t *testing.T) {
 			nw := tracedFile(t, tt.kernel, tt.scenario, tt.new...)
 			r, err := explain.Explain(base, nw, tt.scenario)
 			require.NoError(t, err)
-			var b bytes.Buffer
-			require.NoError(t, explain.WriteText(&b, r, 0))
-			golden.Check(t, tt.name+".txt", b.Bytes())
+			require.NotNil(t, r.Culprit)
+			assert.Equal(t, tt.culprit, r.Culprit.Path)
+			var waits []string
+			for _, w := range r.Waits {
+				waits = append(waits, w.Path)
+				assert.True(t, w.Waits)
+				// The wait grew at least as much as the culprit: ranked
+				// with the rest, it would have been named instead.
+				assert.GreaterOrEqual(t, w.SelfGrowth, r.Culprit.SelfGrowth, w.Path)
+			}
+			assert.Equal(t, tt.waits, waits)
+			for _, row := range r.Rows {
+				if row.Waits {
+					assert.Zero(t, row.Ranked(), "%s: a wait ranks at zero", row.Path)
+				}
+			}
+			var text, md bytes.Buffer
+			require.NoError(t, explain.WriteText(&text, r, 0))
+			require.NoError(t, explain.WriteMarkdown(&md, r, 0))
+			golden.Check(t, tt.name+".txt", text.Bytes())
+			golden.Check(t, tt.name+".md", md.Bytes())
 		})
 	}
 }
