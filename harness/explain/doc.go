@@ -8,7 +8,7 @@
 // Time a task spends asleep waiting for another traced task (a parent in
 // wait4 until its child has exited) is not a cause: it grows with the
 // awaited task's paths. Such rows are shown, marked, and left out of the
-// ranking and the headline (see wait.go).
+// ranking and the headline (see Row.Waits).
 //
 // Environment: none.
 package explain

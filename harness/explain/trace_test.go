@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -94,4 +95,22 @@ func TestExplainTracePairs(t *testing.T) {
 			golden.Check(t, tt.name+".md", md.Bytes())
 		})
 	}
+}
+
+// TestReadmeQuotesTracePair: the README's explain section quotes
+// exit-gp.txt; its header lines and rows must be the golden's.
+func TestReadmeQuotesTracePair(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	want, err := os.ReadFile(filepath.Join("testdata", "exit-gp.txt"))
+	require.NoError(t, err)
+	quoted := 0
+	for _, l := range strings.Split(string(readme), "\n") {
+		if strings.HasPrefix(l, "own time grew most in __x64_sys_exit_group") || strings.HasPrefix(l, "not ranked: ") ||
+			strings.Contains(l, "  [waits for a traced task]") || strings.HasSuffix(l, "  __x64_sys_exit_group") {
+			assert.Contains(t, string(want), l+"\n", "README line not in testdata/exit-gp.txt")
+			quoted++
+		}
+	}
+	assert.Equal(t, 4, quoted, "the README quotes the headline, the not-ranked line and two rows")
 }
