@@ -9,6 +9,7 @@ import (
 
 	"coldstart/event"
 	"coldstart/harness/results"
+	"coldstart/internal/duration"
 	"coldstart/stats"
 )
 
@@ -206,8 +207,23 @@ func Explain(base, new *results.File, scenario string) (*Report, error) {
 	if d := max(r.Base.MaxDepth, r.New.MaxDepth); d > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("paths stop at depth %d: the deepest functions' own time includes their callees", d))
 	}
+	if own := r.ownGrowth(); r.WaitGrowth > 0 && own < r.WaitGrowth/2 {
+		// The awaited task's growth should show in its own paths; when it
+		// does not, say where it can hide rather than name a bystander.
+		r.Notes = append(r.Notes, fmt.Sprintf("waiting for traced tasks grew %s per iteration, but no traced path's own time grew by half as much (%s at most): "+
+			"the awaited tasks spent it where the graph does not reach (an exec after a vfork, work handed to a kernel thread, a path below the depth bound or outside the graph roots)",
+			duration.Format(r.WaitGrowth), duration.Format(own)))
+	}
 	r.Notes = append(r.Notes, "traced times carry the tracer's own overhead: compare them with each other, not with the timed medians")
 	return r, nil
+}
+
+// ownGrowth is the culprit's own growth, 0 without one.
+func (r *Report) ownGrowth() float64 {
+	if r.Culprit == nil {
+		return 0
+	}
+	return r.Culprit.SelfGrowth
 }
 
 // side pools a file's traces of scenario, over boots, into per-iteration

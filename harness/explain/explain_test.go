@@ -239,3 +239,28 @@ func TestExplainRanksWithoutWaits(t *testing.T) {
 	assert.Contains(t, page.String(), `<tr class="grew waits">`)
 	assert.Contains(t, page.String(), "do_wait &gt; schedule</code>  [waits for a traced task]</td>")
 }
+
+// TestExplainWaitsWithoutCause: the parent's wait grew and nothing traced
+// did (the child spent it outside the graph): no path is named, and a
+// note says where the time can hide.
+func TestExplainWaitsWithoutCause(t *testing.T) {
+	paths := func(sleep int64) map[string][3]int64 {
+		return map[string][3]int64{
+			"__x64_sys_exit_group":         {1e6, 1e6, 1e6},
+			"__x64_sys_clone":              {1e6 + sleep, 1e6 + sleep, 1e6 + sleep},
+			"__x64_sys_clone;kernel_clone": {1e6 + sleep, 1e6 + sleep, 1e6 + sleep},
+			"__x64_sys_clone;kernel_clone;wait_for_completion_killable": {sleep, sleep, sleep},
+		}
+	}
+	r, err := Explain(file("base", 10e6, paths(2e6)), file("new", 15e6, paths(7e6)), "netns")
+	require.NoError(t, err)
+	assert.Nil(t, r.Culprit)
+	require.Len(t, r.Waits, 1)
+	assert.Equal(t, "__x64_sys_clone;kernel_clone;wait_for_completion_killable", r.Waits[0].Path)
+	var text bytes.Buffer
+	require.NoError(t, WriteText(&text, r, 0))
+	assert.NotContains(t, text.String(), "own time grew most")
+	assert.Contains(t, text.String(), "not ranked: +5.00ms per iteration spent waiting for traced tasks, in __x64_sys_clone > kernel_clone > wait_for_completion_killable:")
+	assert.Contains(t, text.String(), "note: waiting for traced tasks grew 5.00ms per iteration, but no traced path's own time grew by half as much (0ns at most): the awaited tasks spent it where the graph does not reach")
+	assert.Contains(t, text.String(), "__x64_sys_clone > kernel_clone  [+5.00ms of it waiting]\n")
+}
