@@ -9,6 +9,7 @@ import (
 
 	"coldstart/event"
 	"coldstart/harness/results"
+	"coldstart/internal/duration"
 	"coldstart/stats"
 )
 
@@ -59,13 +60,21 @@ func (e *UnsupportedError) Unwrap() error { return ErrUnsupported }
 type Report struct {
 	Scenario  string
 	Base, New Side
-	// Rows are every call path seen on either side, by growth of
-	// inclusive time per iteration, largest first.
+	// Rows are every call path seen on either side, ranked by the growth
+	// of their inclusive time per iteration less the time they spent
+	// waiting for another traced task (Row.Ranked), largest first.
 	Rows []Row
 	// Culprit is the row whose own time (inclusive less its traced
 	// callees) grew most: where the extra time is spent, not just passed
-	// through. Nil when nothing grew.
+	// through. A row that waits for another traced task is never the
+	// culprit (see Row.Waits). Nil when nothing else grew.
 	Culprit *Row
+	// Waits are the topmost rows that wait for another traced task (the
+	// reaping parent's do_wait > schedule): shown, not ranked. Largest
+	// growth first.
+	Waits []*Row
+	// WaitGrowth is the Waits' growth summed, ns per iteration.
+	WaitGrowth float64
 	// Notes are caveats worth reading (lost events, depth bound, ...).
 	Notes []string
 }
@@ -99,7 +108,19 @@ type Row struct {
 	Base, New Figures
 	// Growth and SelfGrowth are New less Base, ns per iteration.
 	Growth, SelfGrowth float64
+	// Waits is true when the path is at or under a sleep in which a task
+	// waits for another traced task, such as a parent in wait4 until its
+	// child has exited (see waitSites): its growth is the other task's,
+	// an effect, so it is shown but never ranked nor named the culprit.
+	Waits bool
+	// WaitGrowth is the part of Growth spent waiting so: all of it for a
+	// row that Waits, the topmost waits' beneath it for their callers.
+	WaitGrowth float64
 }
+
+// Ranked is what rows are ranked by: Growth less WaitGrowth, the growth
+// of the path's own work and sleeps.
+func (r *Row) Ranked() float64 { return r.Growth - r.WaitGrowth }
 
 // Figures are one side's per-iteration figures for a path.
 type Figures struct {
@@ -143,12 +164,18 @@ func Explain(base, new *results.File, scenario string) (*Report, error) {
 		row.Func, row.Depth = segs[len(segs)-1], len(segs)-1
 		row.Growth = row.New.NS - row.Base.NS
 		row.SelfGrowth = row.New.Self - row.Base.Self
+	}
+	waits := map[string]bool{}
+	for _, p := range markWaits(rows) {
+		waits[p] = true
+	}
+	for _, row := range rows {
 		r.Rows = append(r.Rows, *row)
 	}
 	sort.Slice(r.Rows, func(i, j int) bool {
-		a, b := r.Rows[i], r.Rows[j]
-		if a.Growth != b.Growth {
-			return a.Growth > b.Growth
+		a, b := &r.Rows[i], &r.Rows[j]
+		if a.Ranked() != b.Ranked() {
+			return a.Ranked() > b.Ranked()
 		}
 		if a.Depth != b.Depth {
 			return a.Depth < b.Depth
@@ -156,10 +183,16 @@ func Explain(base, new *results.File, scenario string) (*Report, error) {
 		return a.Path < b.Path
 	})
 	for i := range r.Rows {
-		if r.Rows[i].SelfGrowth > 0 && (r.Culprit == nil || r.Rows[i].SelfGrowth > r.Culprit.SelfGrowth) {
-			r.Culprit = &r.Rows[i]
+		row := &r.Rows[i]
+		if waits[row.Path] {
+			r.Waits = append(r.Waits, row)
+			r.WaitGrowth += row.Growth
+		}
+		if !row.Waits && row.SelfGrowth > 0 && (r.Culprit == nil || row.SelfGrowth > r.Culprit.SelfGrowth) {
+			r.Culprit = row
 		}
 	}
+	sort.SliceStable(r.Waits, func(i, j int) bool { return r.Waits[i].Growth > r.Waits[j].Growth })
 	for _, s := range []*Side{&r.Base, &r.New} {
 		if s.Lost > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("%s: the ring buffer lost %d events: its figures are low", s.Kernel, s.Lost))
@@ -174,8 +207,23 @@ func Explain(base, new *results.File, scenario string) (*Report, error) {
 	if d := max(r.Base.MaxDepth, r.New.MaxDepth); d > 0 {
 		r.Notes = append(r.Notes, fmt.Sprintf("paths stop at depth %d: the deepest functions' own time includes their callees", d))
 	}
+	if own := r.ownGrowth(); r.WaitGrowth > 0 && own < r.WaitGrowth/2 {
+		// The awaited task's growth should show in its own paths; when it
+		// does not, say where it can hide rather than name a bystander.
+		r.Notes = append(r.Notes, fmt.Sprintf("waiting for traced tasks grew %s per iteration, but no traced path's own time grew by half as much (%s at most): "+
+			"the awaited tasks spent it where the graph does not reach (an exec after a vfork, work handed to a kernel thread, a path below the depth bound or outside the graph roots)",
+			duration.Format(r.WaitGrowth), duration.Format(own)))
+	}
 	r.Notes = append(r.Notes, "traced times carry the tracer's own overhead: compare them with each other, not with the timed medians")
 	return r, nil
+}
+
+// ownGrowth is the culprit's own growth, 0 without one.
+func (r *Report) ownGrowth() float64 {
+	if r.Culprit == nil {
+		return 0
+	}
+	return r.Culprit.SelfGrowth
 }
 
 // side pools a file's traces of scenario, over boots, into per-iteration

@@ -22,8 +22,8 @@ func WriteText(w io.Writer, r *Report, top int) error {
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "growth/iter\t%s\t%s\tcalls\tself growth\t\n", short(columns(r)[0]), short(columns(r)[1]))
 	for _, row := range rows(r, top) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t  %s\n", signed(row.Growth), figure(row.Base), figure(row.New),
-			calls(row), signed(row.SelfGrowth), pretty(row.Path))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t  %s%s\n", signed(row.Growth), figure(row.Base), figure(row.New),
+			calls(row), signed(row.SelfGrowth), pretty(row.Path), waitMark(row))
 	}
 	tw.Flush()
 	footer(&b, r, false)
@@ -39,8 +39,8 @@ func WriteMarkdown(w io.Writer, r *Report, top int) error {
 	fmt.Fprintf(&b, "| growth/iter | %s | %s | calls | self growth | call path |\n", mdEsc(columns(r)[0]), mdEsc(columns(r)[1]))
 	b.WriteString("|---:|---:|---:|---:|---:|:---|\n")
 	for _, row := range rows(r, top) {
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | `%s` |\n", signed(row.Growth), figure(row.Base), figure(row.New),
-			calls(row), signed(row.SelfGrowth), pretty(row.Path))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | `%s`%s |\n", signed(row.Growth), figure(row.Base), figure(row.New),
+			calls(row), signed(row.SelfGrowth), pretty(row.Path), waitMark(row))
 	}
 	b.WriteString("\n")
 	footer(&b, r, true)
@@ -76,8 +76,11 @@ func WriteHTML(w io.Writer, r *Report, top int) error {
 		case row.Growth < 0:
 			cls = "shrank"
 		}
-		fmt.Fprintf(&b, `<tr class="%s"><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td><code>%s</code></td></tr>`+"\n",
-			cls, e(signed(row.Growth)), e(figure(row.Base)), e(figure(row.New)), e(calls(row)), e(signed(row.SelfGrowth)), e(pretty(row.Path)))
+		if row.Waits {
+			cls += " waits"
+		}
+		fmt.Fprintf(&b, `<tr class="%s"><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td><code>%s</code>%s</td></tr>`+"\n",
+			cls, e(signed(row.Growth)), e(figure(row.Base)), e(figure(row.New)), e(calls(row)), e(signed(row.SelfGrowth)), e(pretty(row.Path)), e(waitMark(row)))
 	}
 	b.WriteString("</table>\n")
 	b.WriteString(SVG(r))
@@ -133,12 +136,35 @@ func header(b *strings.Builder, r *Report, md bool) {
 		fmt.Fprintf(b, "%sown time grew most in %s: %s per iteration (%s -> %s)\n", bullet,
 			code(pretty(c.Path), md), signed(c.SelfGrowth), duration.Format(c.Base.Self), duration.Format(c.New.Self))
 	}
+	if len(r.Waits) > 0 {
+		var where []string
+		for i, w := range r.Waits {
+			if i == 2 {
+				where = append(where, fmt.Sprintf("%d more", len(r.Waits)-i))
+				break
+			}
+			s := code(pretty(w.Path), md)
+			if len(r.Waits) > 1 {
+				s += " " + signed(w.Growth)
+			}
+			where = append(where, s)
+		}
+		fmt.Fprintf(b, "%snot ranked: %s per iteration spent waiting for traced tasks, in %s: a parent sleeps there until its child exits (or execs, after a vfork), so that time is the child's, whose own paths are ranked instead\n",
+			bullet, signed(r.WaitGrowth), strings.Join(where, ", "))
+	}
 	b.WriteString("\n")
 }
 
 func footer(b *strings.Builder, r *Report, md bool) {
 	if len(r.Rows) > 0 {
 		fmt.Fprintf(b, "%d call paths in all; times are medians per traced iteration, inclusive (sleeps included); calls are means; \"-\": not seen; \"+\": some calls never returned (a lower bound).\n", len(r.Rows))
+	}
+	if len(r.Waits) > 0 {
+		if md {
+			b.WriteString("- ")
+		}
+		fmt.Fprintf(b, "note: %q: asleep until another traced task (a child) exits or execs, in do_wait (wait4, waitid) or after a vfork; that time is the other task's, so it is listed but not ranked, and its callers rank by their growth without it (%q).\n",
+			strings.TrimSpace(waitsMark), "[... of it waiting]")
 	}
 	for _, n := range r.Notes {
 		if md {
@@ -148,6 +174,9 @@ func footer(b *strings.Builder, r *Report, md bool) {
 	}
 }
 
+// rows are the top ranked rows (0: DefaultTop), then the waits for
+// traced tasks that did not make it, which are never ranked but always
+// shown.
 func rows(r *Report, top int) []Row {
 	if top <= 0 {
 		top = DefaultTop
@@ -155,7 +184,32 @@ func rows(r *Report, top int) []Row {
 	if top > len(r.Rows) {
 		top = len(r.Rows)
 	}
-	return r.Rows[:top]
+	out := r.Rows[:top:top]
+	shown := map[string]bool{}
+	for _, row := range out {
+		shown[row.Path] = true
+	}
+	for _, w := range r.Waits {
+		if !shown[w.Path] {
+			out = append(out, *w)
+		}
+	}
+	return out
+}
+
+// waitsMark follows the path of a row that waits for a traced task.
+const waitsMark = "  [waits for a traced task]"
+
+// waitMark is what follows a row's path: waitsMark for a wait, the growth
+// of the waits beneath it for a caller of one, "" otherwise.
+func waitMark(row Row) string {
+	switch {
+	case row.Waits:
+		return waitsMark
+	case row.WaitGrowth != 0:
+		return "  [" + signed(row.WaitGrowth) + " of it waiting]"
+	}
+	return ""
 }
 
 // pretty renders a path with arrows: "a > b > c".
@@ -293,8 +347,8 @@ func SVG(r *Report) string {
 			w := n.w * k
 			if w >= 0.5 {
 				y := svgTop + float64(n.row.Depth)*svgRow
-				fmt.Fprintf(&b, `<g><title>%s&#10;%s: %s&#10;%s: %s&#10;growth %s per iteration (own time %s)</title>`,
-					html.EscapeString(pretty(n.row.Path)), html.EscapeString(r.Base.Kernel), figure(n.row.Base),
+				fmt.Fprintf(&b, `<g><title>%s%s&#10;%s: %s&#10;%s: %s&#10;growth %s per iteration (own time %s)</title>`,
+					html.EscapeString(pretty(n.row.Path)), html.EscapeString(waitMark(*n.row)), html.EscapeString(r.Base.Kernel), figure(n.row.Base),
 					html.EscapeString(r.New.Kernel), figure(n.row.New), signed(n.row.Growth), signed(n.row.SelfGrowth))
 				fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s" stroke="#fff" stroke-width="0.5"/>`,
 					x, y, w, svgRow-1, color(n.row))
