@@ -26,8 +26,11 @@
 //
 // Exit status: 0 when everything ran, 1 when some boots or scenarios failed
 // (the results are still written) or, with --adaptive or --baselines, when
-// a scenario regressed against its baseline, 2 on a usage or setup error,
-// 130 when interrupted (what was measured is written, marked incomplete).
+// a scenario regressed against its baseline, 2 on a usage or setup error
+// or, with --adaptive or --baselines, when a kernel's comparison with its
+// baseline is refused (another accelerator or machine class) or incomplete
+// (see compare: the gate fails closed), 130 when interrupted (what was
+// measured is written, marked incomplete).
 //
 // Environment: COLDSTART_CACHE (cache directory, default
 // $XDG_CACHE_HOME/coldstart or ~/.cache/coldstart), COLDSTART_SRC (the

@@ -15,7 +15,6 @@ import (
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
 	"coldstart/plan"
-	"coldstart/stats"
 )
 
 type matrixFlags struct {
@@ -241,8 +240,8 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if err := writeVerdicts(stdout, r, none); err != nil {
 		return err
 	}
-	if err := regressedAgainst(r, mf.baselines); err != nil {
-		return errors.Join(runErr, err)
+	if err := gateError(r); err != nil {
+		return errors.Join(runErr, fmt.Errorf("against the baselines in %s: %w", mf.baselines, err))
 	}
 	return runErr
 }
@@ -262,21 +261,6 @@ func writeMatrix(w io.Writer, files []*results.File, outDir string) error {
 	}
 	fmt.Fprintf(w, "\nresults: %s\n", outDir)
 	return nil
-}
-
-// regressedAgainst is an errRegressed naming the scenarios and kernels
-// that regressed against the baselines in dir, or nil.
-func regressedAgainst(r *compare.Report, dir string) error {
-	if !r.Regressed() {
-		return nil
-	}
-	var which []string
-	for _, row := range r.Rows {
-		if row.Verdict == stats.Regressed {
-			which = append(which, row.Scenario+" on "+row.Kernel)
-		}
-	}
-	return fmt.Errorf("%w against the baselines in %s: %s", errRegressed, dir, strings.Join(which, ", "))
 }
 
 // writeVerdicts prints the comparison of a run with its baselines in
