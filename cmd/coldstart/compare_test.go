@@ -237,3 +237,24 @@ func TestCompareGateExitCodes(t *testing.T) {
 		})
 	}
 }
+
+// coldstart machine prints a run's fingerprint and its class's key, which
+// the nightly workflow keys its baseline cache by.
+func TestMachineCommand(t *testing.T) {
+	dir := filepath.Join("..", "..", "harness", "compare", "testdata", "gate")
+	stdout, stderr, code := runCLI(t, "machine", filepath.Join(dir, "base"), "--key")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, "tcg-2cpu-1024m-amd-epyc-7763-64-core-processor\n", stdout)
+
+	stdout, _, code = runCLI(t, "machine", filepath.Join(dir, "base", "debian-6.1-cloud.json"))
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "debian-6.1-cloud: AMD EPYC 7763 64-Core Processor, tcg, 2 vCPUs, 1024 MiB; 2 host CPUs, host kernel 6.1.0-41-amd64, QEMU emulator version 7.2.22")
+
+	_, stderr, code = runCLI(t, "machine", filepath.Join(dir, "no-fingerprint"), "--key")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "records no machine fingerprint")
+
+	stdout, _, code = runCLI(t, "machine", "--key", "--accel", "tcg", "--cpus", "2", "--memory", "1024")
+	require.Equal(t, exitOK, code)
+	assert.Regexp(t, `^tcg-2cpu-1024m-[a-z0-9-]+\n$`, stdout)
+}

@@ -9,7 +9,8 @@
 //	                 [--shard i/n] [--resume RUN_DIR]
 //	                 [--adaptive [--max-boots M]] [--baselines DIR]
 //	coldstart merge OUT_DIR RUN_DIR...
-//	coldstart compare BASE NEW | baseline update RUN_DIR | report RUN_DIR... --html F | history DIR
+//	coldstart compare BASE NEW [--any-host] | baseline update RUN_DIR | report RUN_DIR... --html F | history DIR
+//	coldstart machine [RUN_DIR] [--key]
 //	coldstart explain A B --scenario NAME
 //	coldstart ci --tree DIR --base REF (--head REF | --patches DIR)
 //	coldstart bisect --tree DIR --good REF --bad REF --scenario NAME
@@ -129,12 +130,15 @@ const usage = `usage:
   coldstart kernels build --tree DIR [--ref R] [--config FRAG] [--name N] [--config-only]
                                     build a kernel from a source tree with the config fragment
   coldstart kernels update NAME...  re-pin kernels whose pinned package the archive dropped
-  coldstart compare BASE NEW [--format text|markdown|json|junit|benchstat|html] [--threshold 5%] [--out FILE]
-                                    verdicts per kernel and scenario; exit 1 on a regression
+  coldstart compare BASE NEW [--format text|markdown|json|junit|benchstat|html] [--threshold 5%] [--out FILE] [--any-host]
+                                    verdicts per kernel and scenario; exit 1 on a regression, 2 when
+                                    refused (another machine class) or incomplete
   coldstart baseline update RUN_DIR store a run's results as the baselines in results/baselines
   coldstart report RUN_DIR... --html FILE
                                     one HTML page for a whole matrix, beside the baselines
   coldstart history DIR             the run where each scenario stepped, over nightly run directories
+  coldstart machine [RUN_DIR] [--key]
+                                    the machine fingerprint and class a run recorded (or this host's)
   coldstart explain A B --scenario NAME [--kernel K] [--format text|markdown|svg] [--top N]
                                     kernel call paths whose time grew from A to B (traced runs)
   coldstart ci --tree DIR --base REF (--head REF | --patches DIR) [flags]
@@ -164,6 +168,8 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return runMerge(stdout, stderr, args[1:])
 	case "explain":
 		return runExplain(ctx, stdout, stderr, args[1:])
+	case "machine":
+		return runMachine(ctx, stdout, stderr, args[1:])
 	case "ci":
 		return runCI(ctx, stdout, stderr, args[1:])
 	case "bisect":
