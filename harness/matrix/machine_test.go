@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"coldstart/harness/compare"
 	"coldstart/harness/machine"
 	"coldstart/harness/results"
 )
@@ -81,6 +82,54 @@ func TestResumeChecksTheMachine(t *testing.T) {
 				assert.Contains(t, progress.String(), "resume: warning: ")
 				assert.Contains(t, progress.String(), tc.warns)
 			}
+		})
+	}
+}
+
+// Verdicts gates the kernels that have a baseline (compare.Gate): a
+// baseline from another machine class is refused, a run without a
+// scenario its plan asked for has a gap, and a baseline scenario the run
+// did not ask for is only a warning.
+func TestVerdictsGate(t *testing.T) {
+	k := fakeKernels()[0] // "same": steady on both sides
+	run := func(edit func(*results.File)) *results.File {
+		f := fakeBaseline(fakeKernel{name: k.name, baseBoots: 5, base: k.run})
+		f.Machine = &machine.Fingerprint{CPUModel: "AMD EPYC 7763 64-Core Processor", Accel: "tcg", VCPUs: 2, MemoryMB: 512}
+		edit(f)
+		return f
+	}
+	base := run(func(*results.File) {})
+	o := compare.DefaultOptions()
+	o.Rounds = 200
+	for _, tc := range []struct {
+		name string
+		run  *results.File
+		want error
+		says string
+	}{
+		{"same machine, same scenarios", run(func(*results.File) {}), nil, ""},
+		{"another CPU model", run(func(f *results.File) { f.Machine.CPUModel = "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz" }),
+			compare.ErrRefused, "CPU model"},
+		{"a planned scenario missing", run(func(f *results.File) { delete(f.Scenarios, "ipcns") }), compare.ErrGaps, "ipcns on same: in the base but not in the new run"},
+		{"a boot missing", run(func(f *results.File) { f.Complete = false }), compare.ErrGaps, "the new run (same"},
+		{"a scenario not asked for", run(func(f *results.File) {
+			delete(f.Scenarios, "ipcns")
+			f.Plan.Scenarios = []string{"netns"}
+		}), nil, "ipcns on same: not compared: in the base, but this run did not ask for it"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, none := Verdicts([]*results.File{tc.run}, map[string]*results.File{k.name: base}, o)
+			assert.Empty(t, none)
+			err := r.GateErr()
+			if tc.want == nil {
+				require.NoError(t, err)
+				if tc.says != "" {
+					assert.Contains(t, r.Warnings, tc.says)
+				}
+				return
+			}
+			require.ErrorIs(t, err, tc.want)
+			assert.Contains(t, err.Error(), tc.says)
 		})
 	}
 }
