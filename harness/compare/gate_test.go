@@ -149,7 +149,7 @@ func TestGateInEveryFormat(t *testing.T) {
 	r, err := Compare(filepath.Join(gateDir, "base"), filepath.Join(gateDir, "ipcns-unsupported"), DefaultOptions())
 	require.NoError(t, err)
 	require.Len(t, r.Broken, 1)
-	for _, format := range []string{"text", "markdown", "json", "junit"} {
+	for _, format := range []string{"text", "markdown", "json", "junit", "html"} {
 		var b strings.Builder
 		require.NoError(t, Write(&b, format, r))
 		assert.Contains(t, b.String(), "ran in the base, unsupported in the new run", format)
