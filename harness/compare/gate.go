@@ -99,23 +99,37 @@ func gateFiles(r *Report, p Pair, o Options) {
 				s.side, s.f.Kernel.Name, s.f.Started.Format("2006-01-02 15:04"))})
 		}
 	}
-	d := results.CompareMachines(p.Base, p.New, "base", "new")
+	refused, warnings := MachineGate(p.Base, p.New, "base", "new", o.AnyHost)
+	if refused != "" {
+		r.Refused = append(r.Refused, Finding{Kernel: label, What: refused})
+	}
+	for _, w := range warnings {
+		r.Warnings = append(r.Warnings, label+": "+w)
+	}
+}
+
+// MachineGate is the gate's rule for the machines two files ran on
+// (package machine): refused says why they cannot be compared ("" when
+// they can): the accelerators differ, or the machine classes differ and
+// anyHost is false. warnings are the lesser differences, the classes
+// compared because of anyHost, and files without a fingerprint. baseName
+// and newName name the two sides in the text.
+func MachineGate(base, next *results.File, baseName, newName string, anyHost bool) (refused string, warnings []string) {
+	d := results.CompareMachines(base, next, baseName, newName)
 	switch {
 	case d.Accel:
-		r.Refused = append(r.Refused, Finding{Kernel: label, What: "the accelerators differ (" + strings.Join(d.Class, "; ") +
-			"): KVM and TCG timings differ by factors; run both on the same accelerator (--accel)"})
-	case len(d.Class) > 0 && !o.AnyHost:
-		r.Refused = append(r.Refused, Finding{Kernel: label, What: "measured on different machine classes (" + strings.Join(d.Class, "; ") +
-			"); record a baseline on this machine, or pass --any-host to compare anyway"})
+		refused = "the accelerators differ (" + strings.Join(d.Class, "; ") +
+			"): KVM and TCG timings differ by factors; run both on the same accelerator (--accel)"
+	case len(d.Class) > 0 && !anyHost:
+		refused = "measured on different machine classes (" + strings.Join(d.Class, "; ") +
+			"); record a baseline on this machine, or pass --any-host to compare anyway"
 	case len(d.Class) > 0:
-		r.Warnings = append(r.Warnings, label+": different machine classes, compared because of --any-host: "+strings.Join(d.Class, "; "))
+		warnings = append(warnings, "different machine classes, compared because of --any-host: "+strings.Join(d.Class, "; "))
 	}
 	if len(d.Other) > 0 {
-		r.Warnings = append(r.Warnings, label+": same machine class, but "+strings.Join(d.Other, "; "))
+		warnings = append(warnings, "same machine class, but "+strings.Join(d.Other, "; "))
 	}
-	for _, u := range d.Unknown {
-		r.Warnings = append(r.Warnings, label+": "+u)
-	}
+	return refused, append(warnings, d.Unknown...)
 }
 
 func gateRow(r *Report, row Row, p Pair, planned bool) {
