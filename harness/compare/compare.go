@@ -15,6 +15,13 @@
 // charts when the files carry kernel traces (matrix --trace N). Scenarios that are unsupported or failed on either side are
 // reported as such, never with a verdict.
 //
+// Gate (gate.go) then decides whether the comparison may pass at all: it
+// fails closed on what could not be compared (a kernel or scenario on one
+// side only, an incomplete run, another accelerator or machine class) and
+// counts a scenario that ran in the base and fails or turns unsupported
+// in the new run as a regression; Report.GateErr is what compare, ci and
+// matrix exit with.
+//
 // Environment: none.
 package compare
 
