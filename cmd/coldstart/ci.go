@@ -25,9 +25,11 @@ fragment, boots them alternately (base, head, base, head, ...), compares
 them with the verdict rule and writes report.md, report.txt and junit.xml
 into --out. With --explain the reports end with where in the kernel each
 regressed or improved scenario's time went. The tree's checkout is never touched: the work happens in a
-private clone under the cache. Exit status: 0 nothing regressed, 1 a
-scenario regressed, 2 a kernel could not be built or booted (the log's tail
-is printed), 130 interrupted.`
+private clone under the cache. Exit status: 0 every scenario compared and
+none regressed, 1 a scenario regressed (or ran on the base and fails or
+is unsupported on the head), 2 a kernel could not be built or booted (the
+log's tail is printed) or the comparison is incomplete (a boot failed, a
+scenario ran on one side only), 130 interrupted.`
 
 // labFlags are the flags ci and bisect share: the tree, where the reports
 // go, how to boot, how to compare, whether to explain.
@@ -194,10 +196,10 @@ func runCIWith(ctx context.Context, stdout, stderr io.Writer, args []string, l l
 		return err
 	}
 	fmt.Fprintf(stdout, "\nreports: %s, %s, %s\n", res.Markdown, res.JUnit, res.Text)
-	if res.Regressed() {
-		return fmt.Errorf("%w: head %.12s is slower than base %.12s (see %s)", errRegressed, res.Head, res.Base, res.Markdown)
+	if err := gateError(res.Report); err != nil {
+		return fmt.Errorf("head %.12s against base %.12s: %w (see %s)", res.Head, res.Base, err, res.Markdown)
 	}
-	return failedRows(res.Report)
+	return nil
 }
 
 // ciError classifies a failed ci.Run: a kernel that could not be built or

@@ -16,11 +16,11 @@ import (
 
 	"coldstart/harness/compare"
 	"coldstart/internal/atomicfile"
-	"coldstart/stats"
 )
 
-// errRegressed makes compare exit 1 after its report is written.
-var errRegressed = errors.New("regressed")
+// errRegressed makes compare, ci and matrix exit 1 after their report is
+// written (see gateError).
+var errRegressed = compare.ErrRegression
 
 // compareFlags are shared by compare and report.
 type compareFlags struct {
@@ -29,6 +29,7 @@ type compareFlags struct {
 	metric    string
 	seed      uint64
 	calibrate string
+	anyHost   bool
 }
 
 func (cf *compareFlags) register(fs *flag.FlagSet) {
@@ -36,6 +37,7 @@ func (cf *compareFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.perScen, "scenario-threshold", "", "per-scenario thresholds, e.g. netns=10%,ipcns=20%")
 	fs.StringVar(&cf.metric, "metric", "wall", "wall (the whole cycle, wall_ns) or op (the system call alone, op_ns)")
 	fs.Uint64Var(&cf.seed, "seed", 1, "bootstrap seed (results are reproducible for a given seed)")
+	fs.BoolVar(&cf.anyHost, "any-host", false, "compare runs measured on different machine classes (CPU model, guest vCPUs or memory; see coldstart machine),\nwith a warning, instead of refusing (exit 2); different accelerators are always refused")
 	fs.StringVar(&cf.calibrate, "calibrate", compare.CalibrateAuto, "divide each boot's samples by its guest speed (the agent's calibration loop) before comparing:\nauto when the two sides' guests ran more than 1.2x apart (a loaded host), on always, off never\n(bisect: on or off, auto is off; on a quiet host calibrating adds about as much noise as it takes out)")
 }
 
@@ -69,6 +71,7 @@ func (cf *compareFlags) options() (compare.Options, error) {
 		return o, usagef("--calibrate %q: want auto, on or off", cf.calibrate)
 	}
 	o.Calibrate = cf.calibrate
+	o.AnyHost = cf.anyHost
 	return o, nil
 }
 
@@ -137,7 +140,14 @@ func inputError(err error) error {
 const compareUsage = `usage: coldstart compare BASE NEW [flags]
 
 BASE and NEW are result files or run directories (a baselines directory as BASE);
-kernels are matched by name. Exit 1 when anything regressed, 2 on bad input.`
+kernels are matched by name. The comparison fails closed:
+
+  exit 0  every scenario of every kernel was compared and none regressed
+  exit 1  a scenario regressed, or ran in BASE and fails or is unsupported in NEW
+  exit 2  bad input, or the comparison is refused or incomplete: the accelerators
+          or machine classes differ (--any-host compares other classes anyway),
+          a kernel or scenario is on one side only, unsupported or failed in
+          BASE only, or a run is incomplete; the report names each`
 
 func runCompare(_ context.Context, stdout, stderr io.Writer, args []string) error {
 	var cf compareFlags
@@ -178,33 +188,19 @@ func runCompare(_ context.Context, stdout, stderr io.Writer, args []string) erro
 	if *out != "" && *out != "-" {
 		fmt.Fprintf(stderr, "%s (%s written to %s)\n", r.Summary(), *format, *out)
 	}
-	if r.Regressed() {
-		var which []string
-		for _, row := range r.Rows {
-			if row.Verdict == stats.Regressed {
-				which = append(which, row.Scenario+" on "+row.Kernel)
-			}
-		}
-		return fmt.Errorf("%w: %s", errRegressed, strings.Join(which, ", "))
-	}
-	return failedRows(r)
+	return gateError(r)
 }
 
-// failedRows is a setupError (exit 2) naming the scenarios that failed to
-// run on either side, or nil: nothing can be concluded about them, and a
-// CI job gating on the exit status must not pass them as "no regression".
-func failedRows(r *compare.Report) error {
-	var which []string
-	for _, row := range r.Rows {
-		if row.Verdict == compare.Failed {
-			which = append(which, fmt.Sprintf("%s on %s (%s)", row.Scenario, row.Kernel, row.Note))
-		}
+// gateError is the error compare, ci and matrix end with once their
+// report is written: nil when the comparison passes its gate
+// (compare.Gate), errRegressed (exit 1) when a scenario regressed, a
+// setupError (exit 2) when it was refused or is incomplete.
+func gateError(r *compare.Report) error {
+	err := r.GateErr()
+	if err == nil || errors.Is(err, compare.ErrRegression) {
+		return err
 	}
-	if len(which) == 0 {
-		return nil
-	}
-	return setupError{fmt.Errorf("%d scenario(s) failed to run, so nothing can be said of them: %s; see the console logs next to the result files, and rerun the failed boots (coldstart matrix --resume RUN_DIR)",
-		len(which), strings.Join(which, "; "))}
+	return setupError{err}
 }
 
 // writeExplained writes r in format (text, markdown or html) with the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"coldstart/harness/machine"
 	"coldstart/harness/results"
 	"coldstart/internal/golden"
 	"coldstart/plan"
@@ -24,6 +26,8 @@ func writeRun(t *testing.T, dir string, seed uint64, boots int, scale float64, m
 	require.NoError(t, os.MkdirAll(dir, 0o755))
 	rng := rand.New(rand.NewPCG(seed, 1))
 	f := &results.File{Schema: results.Schema, Accel: "tcg", Complete: true,
+		Machine: &machine.Fingerprint{CPUModel: "AMD EPYC 7763 64-Core Processor", HostCPUs: 2, HostKernel: "6.1.0-41-amd64",
+			QEMU: "QEMU emulator version 7.2.22", Accel: "tcg", VCPUs: 2, MemoryMB: 1024},
 		Kernel:    results.Kernel{Name: "debian-6.1-cloud", Version: "6.1.192"},
 		Plan:      results.Plan{Plan: plan.Plan{Scenarios: []string{"netns", "ipcns"}, Boots: boots, Iterations: 20}},
 		Scenarios: map[string]*results.Scenario{}}
@@ -179,10 +183,10 @@ func TestReportAndHistory(t *testing.T) {
 	assert.NotContains(t, stdout, "ipcns")
 }
 
-// A scenario that failed on one side is neither a regression nor a pass:
-// compare prints the table and exits 2, naming it; a regression elsewhere
-// still decides the exit status (1).
-func TestCompareFailedScenarioExits2(t *testing.T) {
+// A scenario that ran in the base and fails in the new run is a
+// regression (exit 1), whatever the other rows say; one that failed in the
+// base leaves nothing to compare (exit 2).
+func TestCompareFailedScenario(t *testing.T) {
 	dir := t.TempDir()
 	base := writeRun(t, filepath.Join(dir, "base"), 1, 6, 1, nil)
 	fail := func(f *results.File) {
@@ -191,12 +195,66 @@ func TestCompareFailedScenarioExits2(t *testing.T) {
 	}
 	same := writeRun(t, filepath.Join(dir, "same"), 2, 6, 1, fail)
 	stdout, stderr, code := runCLI(t, "compare", base, same)
-	assert.Equal(t, exitUsage, code, stdout)
-	assert.Contains(t, stdout, "failed")
-	assert.Contains(t, stderr, "ipcns on debian-6.1-cloud (failed in new: boot 2: guest kernel panicked)")
+	assert.Equal(t, exitFailed, code, stdout)
+	assert.Contains(t, stdout, "REGRESSED: ipcns on debian-6.1-cloud: ran in the base, fails in the new run: boot 2: guest kernel panicked")
+	assert.Contains(t, stderr, "regressed: ipcns on debian-6.1-cloud: ran in the base, fails in the new run")
 
-	slower := writeRun(t, filepath.Join(dir, "slower"), 3, 6, 1.5, fail)
-	_, stderr, code = runCLI(t, "compare", base, slower)
-	assert.Equal(t, exitFailed, code, stderr)
-	assert.Contains(t, stderr, "netns")
+	stdout, stderr, code = runCLI(t, "compare", same, base)
+	assert.Equal(t, exitUsage, code, stdout)
+	assert.Contains(t, stderr, "ipcns on debian-6.1-cloud: failed in the base, so nothing to compare with")
+}
+
+// TestCompareGateExitCodes runs every gate case of harness/compare
+// (its testdata/gate/cases.json, on the result files beside it) through
+// the command, checking the exit status and that the report and the
+// error name what failed the gate.
+func TestCompareGateExitCodes(t *testing.T) {
+	dir := filepath.Join("..", "..", "harness", "compare", "testdata", "gate")
+	b, err := os.ReadFile(filepath.Join(dir, "cases.json"))
+	require.NoError(t, err)
+	var cases []struct {
+		Name    string `json:"name"`
+		Base    string `json:"base"`
+		New     string `json:"new"`
+		AnyHost bool   `json:"any_host"`
+		Exit    int    `json:"exit"`
+		Says    string `json:"says"`
+	}
+	require.NoError(t, json.Unmarshal(b, &cases))
+	require.NotEmpty(t, cases)
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			args := []string{"compare", filepath.Join(dir, tc.Base), filepath.Join(dir, tc.New)}
+			if tc.AnyHost {
+				args = append(args, "--any-host")
+			}
+			stdout, stderr, code := runCLI(t, args...)
+			assert.Equal(t, tc.Exit, code, "stdout:\n%s\nstderr:\n%s", stdout, stderr)
+			assert.Contains(t, stdout, tc.Says)
+			if tc.Exit != exitOK {
+				assert.Contains(t, stderr, tc.Says)
+			}
+		})
+	}
+}
+
+// coldstart machine prints a run's fingerprint and its class's key, which
+// the nightly workflow keys its baseline cache by.
+func TestMachineCommand(t *testing.T) {
+	dir := filepath.Join("..", "..", "harness", "compare", "testdata", "gate")
+	stdout, stderr, code := runCLI(t, "machine", filepath.Join(dir, "base"), "--key")
+	require.Equal(t, exitOK, code, stderr)
+	assert.Equal(t, "tcg-2cpu-1024m-amd-epyc-7763-64-core-processor\n", stdout)
+
+	stdout, _, code = runCLI(t, "machine", filepath.Join(dir, "base", "debian-6.1-cloud.json"))
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, stdout, "debian-6.1-cloud: AMD EPYC 7763 64-Core Processor, tcg, 2 vCPUs, 1024 MiB; 2 host CPUs, host kernel 6.1.0-41-amd64, QEMU emulator version 7.2.22")
+
+	_, stderr, code = runCLI(t, "machine", filepath.Join(dir, "no-fingerprint"), "--key")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "records no machine fingerprint")
+
+	stdout, _, code = runCLI(t, "machine", "--key", "--accel", "tcg", "--cpus", "2", "--memory", "1024")
+	require.Equal(t, exitOK, code)
+	assert.Regexp(t, `^tcg-2cpu-1024m-[a-z0-9-]+\n$`, stdout)
 }

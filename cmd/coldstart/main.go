@@ -9,7 +9,8 @@
 //	                 [--shard i/n] [--resume RUN_DIR]
 //	                 [--adaptive [--max-boots M]] [--baselines DIR]
 //	coldstart merge OUT_DIR RUN_DIR...
-//	coldstart compare BASE NEW | baseline update RUN_DIR | report RUN_DIR... --html F | history DIR
+//	coldstart compare BASE NEW [--any-host] | baseline update RUN_DIR | report RUN_DIR... --html F | history DIR
+//	coldstart machine [RUN_DIR] [--key]
 //	coldstart explain A B --scenario NAME
 //	coldstart ci --tree DIR --base REF (--head REF | --patches DIR)
 //	coldstart bisect --tree DIR --good REF --bad REF --scenario NAME
@@ -26,8 +27,11 @@
 //
 // Exit status: 0 when everything ran, 1 when some boots or scenarios failed
 // (the results are still written) or, with --adaptive or --baselines, when
-// a scenario regressed against its baseline, 2 on a usage or setup error,
-// 130 when interrupted (what was measured is written, marked incomplete).
+// a scenario regressed against its baseline, 2 on a usage or setup error
+// or, with --adaptive or --baselines, when a kernel's comparison with its
+// baseline is refused (another accelerator or machine class) or incomplete
+// (see compare: the gate fails closed), 130 when interrupted (what was
+// measured is written, marked incomplete).
 //
 // Environment: COLDSTART_CACHE (cache directory, default
 // $XDG_CACHE_HOME/coldstart or ~/.cache/coldstart), COLDSTART_SRC (the
@@ -126,12 +130,15 @@ const usage = `usage:
   coldstart kernels build --tree DIR [--ref R] [--config FRAG] [--name N] [--config-only]
                                     build a kernel from a source tree with the config fragment
   coldstart kernels update NAME...  re-pin kernels whose pinned package the archive dropped
-  coldstart compare BASE NEW [--format text|markdown|json|junit|benchstat|html] [--threshold 5%] [--out FILE]
-                                    verdicts per kernel and scenario; exit 1 on a regression
+  coldstart compare BASE NEW [--format text|markdown|json|junit|benchstat|html] [--threshold 5%] [--out FILE] [--any-host]
+                                    verdicts per kernel and scenario; exit 1 on a regression, 2 when
+                                    refused (another machine class) or incomplete
   coldstart baseline update RUN_DIR store a run's results as the baselines in results/baselines
   coldstart report RUN_DIR... --html FILE
                                     one HTML page for a whole matrix, beside the baselines
   coldstart history DIR             the run where each scenario stepped, over nightly run directories
+  coldstart machine [RUN_DIR] [--key]
+                                    the machine fingerprint and class a run recorded (or this host's)
   coldstart explain A B --scenario NAME [--kernel K] [--format text|markdown|svg] [--top N]
                                     kernel call paths whose time grew from A to B (traced runs)
   coldstart ci --tree DIR --base REF (--head REF | --patches DIR) [flags]
@@ -161,6 +168,8 @@ func run(ctx context.Context, stdout, stderr io.Writer, args []string) error {
 		return runMerge(stdout, stderr, args[1:])
 	case "explain":
 		return runExplain(ctx, stdout, stderr, args[1:])
+	case "machine":
+		return runMachine(ctx, stdout, stderr, args[1:])
 	case "ci":
 		return runCI(ctx, stdout, stderr, args[1:])
 	case "bisect":

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"coldstart/harness/results"
+	"coldstart/internal/testvm"
 	"coldstart/plan"
 	"coldstart/stats"
 )
@@ -376,25 +377,35 @@ func TestContainerScenarios(t *testing.T) {
 }
 
 // TestSIGINTStopsEverything interrupts the real binary in the middle of a
-// boot, as Ctrl-C does: it must exit 130, leave the result file marked
-// incomplete with what was measured, and leave no QEMU behind.
+// boot and checks that it exits 130, keeps what was measured, marked
+// incomplete, and leaves no QEMU behind. QEMU's command line names
+// neither the run directory nor the initramfs (it gets them as
+// /proc/self/fd/N), so the binary and everything it starts carry a tag in
+// their environment (testvm.Tag), which finds them wherever they are
+// reparented; the QEMU is found that way before the interrupt, so the
+// check after it cannot pass by not seeing QEMU at all.
 func TestSIGINTStopsEverything(t *testing.T) {
 	requireVM(t)
 	bin := filepath.Join(t.TempDir(), "coldstart")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	run := t.TempDir()
+	tag := testvm.Tag(t)
 	cmd := exec.Command(bin, "matrix", "--kernels", "debian-6.1-cloud", "--scenarios", "utsns", "--boots", "3",
 		"--iterations", "2000", "--warmups", "0", "--out", run)
 	cmd.Dir = "."
+	cmd.Env = append(os.Environ(), tag)
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
+	defer cmd.Process.Kill()
 	sc := bufio.NewScanner(stderr)
 	var log strings.Builder
+	var before []testvm.Proc
 	for sc.Scan() {
 		log.WriteString(sc.Text() + "\n")
 		if strings.Contains(sc.Text(), "boot 0: agent up") {
+			before = testvm.QEMUs(testvm.Tagged("", tag))
 			require.NoError(t, cmd.Process.Signal(os.Interrupt))
 			break
 		}
@@ -404,18 +415,18 @@ func TestSIGINTStopsEverything(t *testing.T) {
 	}
 	cmd.Wait()
 	t.Logf("stderr:\n%s", log.String())
+	require.NotEmpty(t, before, "no QEMU of this run found while it booted: the leftover check below would see none either")
+	t.Logf("QEMU while booting: %v", before)
 	assert.Equal(t, exitInterrupted, cmd.ProcessState.ExitCode())
 	f, err := results.Read(filepath.Join(run, "debian-6.1-cloud.json"))
 	require.NoError(t, err)
 	assert.False(t, f.Complete)
 	require.Len(t, f.Boots, 1)
 	assert.Equal(t, "interrupted", f.Boots[0].Error)
-	// QEMU is killed with its parent (Pdeathsig) and stopped in order before.
-	time.Sleep(500 * time.Millisecond)
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, _ := os.ReadFile(p)
-		assert.NotContains(t, string(b), run, "a process still works on the interrupted run: %s", p)
+	// QEMU is stopped in order, and killed with its parent (Pdeathsig)
+	// if that fails; give its reaping a moment.
+	for _, p := range testvm.Left(tag, 5*time.Second) {
+		t.Errorf("still running after the interrupted run: %v", p)
 	}
 }
 

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"coldstart/harness/compare"
+	"coldstart/harness/machine"
 	"coldstart/harness/matrix"
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
 	"coldstart/plan"
-	"coldstart/stats"
 )
 
 type matrixFlags struct {
@@ -210,6 +210,10 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		return err
 	}
 	accel := l.accel(ctx, mf.accel, targets[0], ir.Path, mf.cpus, mf.memory)
+	host := machine.Detect("", accel, mf.cpus, mf.memory)
+	if err := baselinesFit(baselines, targets, host, mr.rule.AnyHost, stderr); err != nil {
+		return err
+	}
 
 	fmt.Fprintf(stderr, "run directory: %s\n", outDir)
 	dl := matrix.DefaultDeadlines()
@@ -218,7 +222,7 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 		Targets: targets, Initrd: ir.Path, Plan: mr.plan,
 		Accel: accel, TCGThread: mf.tcgThread, Clock: mf.clock, CPUs: mf.cpus, MemoryMB: mf.memory, Append: mr.appendW,
 		Deadlines: dl, OutDir: outDir, Progress: stderr,
-		Jobs: mf.jobs, Shard: mr.shard, Resume: mf.resume != "",
+		Jobs: mf.jobs, Shard: mr.shard, Resume: mf.resume != "", Machine: host,
 	}
 	rule := mr.rule
 	if mf.adaptive {
@@ -241,10 +245,36 @@ func runMatrix(ctx context.Context, stdout, stderr io.Writer, args []string) err
 	if err := writeVerdicts(stdout, r, none); err != nil {
 		return err
 	}
-	if err := regressedAgainst(r, mf.baselines); err != nil {
-		return errors.Join(runErr, err)
+	if err := gateError(r); err != nil {
+		return errors.Join(runErr, fmt.Errorf("against the baselines in %s: %w", mf.baselines, err))
 	}
 	return runErr
+}
+
+// baselinesFit refuses, before any boot, baselines the run could not be
+// compared with: from another accelerator, or (without --any-host)
+// another machine class (compare.MachineGate, the gate's own rule);
+// otherwise an adaptive run would boot up to --max-boots times for a
+// verdict the gate then refuses. Lesser differences are warned about.
+func baselinesFit(baselines map[string]*results.File, targets []matrix.Target, host *machine.Fingerprint, anyHost bool, stderr io.Writer) error {
+	var refused []string
+	for _, t := range targets {
+		b := baselines[t.Kernel.Name]
+		if b == nil {
+			continue
+		}
+		refused1, warnings := compare.MachineGate(b, &results.File{Kernel: b.Kernel, Accel: host.Accel, Machine: host}, "baseline", "this machine", anyHost)
+		if refused1 != "" {
+			refused = append(refused, t.Kernel.Name+": "+refused1)
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(stderr, "warning: %s: %s\n", t.Kernel.Name, w)
+		}
+	}
+	if len(refused) > 0 {
+		return setupError{fmt.Errorf("%w before booting: %s", compare.ErrRefused, strings.Join(refused, "; "))}
+	}
+	return nil
 }
 
 // writeMatrix prints a table per kernel, the run's times and where its
@@ -262,21 +292,6 @@ func writeMatrix(w io.Writer, files []*results.File, outDir string) error {
 	}
 	fmt.Fprintf(w, "\nresults: %s\n", outDir)
 	return nil
-}
-
-// regressedAgainst is an errRegressed naming the scenarios and kernels
-// that regressed against the baselines in dir, or nil.
-func regressedAgainst(r *compare.Report, dir string) error {
-	if !r.Regressed() {
-		return nil
-	}
-	var which []string
-	for _, row := range r.Rows {
-		if row.Verdict == stats.Regressed {
-			which = append(which, row.Scenario+" on "+row.Kernel)
-		}
-	}
-	return fmt.Errorf("%w against the baselines in %s: %s", errRegressed, dir, strings.Join(which, ", "))
 }
 
 // writeVerdicts prints the comparison of a run with its baselines in

@@ -12,7 +12,7 @@ func runMerge(stdout, stderr io.Writer, args []string) error {
 	if len(args) < 2 {
 		return usagef("usage: coldstart merge OUT_DIR RUN_DIR... (the run directories of the shards)")
 	}
-	files, err := matrix.Merge(args[0], args[1:])
+	files, err := matrix.Merge(args[0], args[1:], stderr)
 	if err != nil {
 		return usageError{err}
 	}

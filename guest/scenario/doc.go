@@ -76,7 +76,10 @@
 // naming the kernel option (or sysctl) it lacks, never as a failure:
 // [Scenario.Check] looks for /proc/self/ns/<ns>, for "mqueue" in
 // /proc/filesystems and for a zero /proc/sys/user/max_<ns>_namespaces; Run
-// maps EINVAL from clone and ENODEV from the mqueue mount the same way.
+// maps ENODEV from the mqueue mount the same way, and EINVAL from clone
+// only when one of those checks finds the namespace type absent: EINVAL
+// from a kernel that has the namespace is a failure with its errno (a
+// kernel that breaks namespace creation must not pass as "unsupported").
 //
 // # Environment
 //

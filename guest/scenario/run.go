@@ -250,28 +250,42 @@ func childError(name string, ws unix.WaitStatus) error {
 	}
 }
 
-// cloneError turns a failed clone into an *UnsupportedError when the kernel
-// (or a sysctl) does not allow the namespaces, and into a plain error naming
-// the errno otherwise.
-func (sp *spec) cloneError(err error) error {
+// cloneError turns a failed clone into an *UnsupportedError when there is
+// evidence that the kernel (or a sysctl) does not allow the namespaces, and
+// into a plain error naming the errno otherwise.
+func (sp *spec) cloneError(err error) error { return sp.cloneErrorIn("/proc", err) }
+
+// cloneErrorIn is cloneError with the proc file system at proc.
+//
+// EINVAL alone is no such evidence: clone returns it for a kernel built
+// without a namespace type, but also for flag combinations the kernel
+// refuses, and a kernel change that breaks namespace creation returns it
+// too. Calling that "unsupported" would let a broken kernel pass CI, so
+// EINVAL is unsupported only when the namespace type is absent
+// (/proc/self/ns/<name> missing: Check's evidence), and a failure
+// otherwise.
+func (sp *spec) cloneErrorIn(proc string, err error) error {
 	e := errnoOf(err)
 	call := "clone(" + flagNames(unix.CLONE_VM|sp.flags|uintptr(unix.SIGCHLD)) + ")"
 	switch e {
 	case unix.EINVAL:
 		var ue *UnsupportedError
-		if cerr := sp.check("/proc"); errors.As(cerr, &ue) {
+		cerr := sp.check(proc)
+		if errors.As(cerr, &ue) {
 			ue.Detail += "; " + call + " returned EINVAL"
 			return ue
 		}
-		if sp.Option != "" {
-			return &UnsupportedError{Scenario: sp.Name, Option: sp.Option, Detail: call + " returned EINVAL"}
+		if cerr != nil {
+			return fmt.Errorf("scenario %s: %s: EINVAL, and the namespaces could not be checked (%v): %w", sp.Name, call, cerr, err)
 		}
+		return fmt.Errorf("scenario %s: %s: EINVAL although the kernel has these namespaces (%s): %w",
+			sp.Name, call, sp.nsFiles(proc), err)
 	case unix.ENOSPC:
 		for _, n := range sp.needs {
 			if n.ns == "" {
 				continue
 			}
-			if zero, sysctl := maxNamespacesZero("/proc", n.ns); zero {
+			if zero, sysctl := maxNamespacesZero(proc, n.ns); zero {
 				return &UnsupportedError{Scenario: sp.Name, Option: sysctl, Detail: "the sysctl is 0; " + call + " returned ENOSPC"}
 			}
 		}
@@ -282,6 +296,18 @@ func (sp *spec) cloneError(err error) error {
 		return fmt.Errorf("scenario %s: %s: %w", sp.Name, call, err)
 	}
 	return fmt.Errorf("scenario %s: %s: %s: %w", sp.Name, call, unix.ErrnoName(e), err)
+}
+
+// nsFiles lists the /proc/self/ns files that show the scenario's
+// namespace types exist.
+func (sp *spec) nsFiles(proc string) string {
+	var fs []string
+	for _, n := range sp.needs {
+		if n.ns != "" {
+			fs = append(fs, filepath.Join(proc, "self", "ns", n.ns))
+		}
+	}
+	return strings.Join(fs, ", ") + " exist"
 }
 
 func errnoOf(err error) unix.Errno {

@@ -134,30 +134,46 @@ func TestCheckHost(t *testing.T) {
 	}
 }
 
+// TestCloneErrorMapping classifies clone's errors on fake proc trees:
+// "unsupported" only with evidence that the kernel lacks the namespace
+// type (or a sysctl forbids it), a failure with the errno otherwise; EINVAL
+// from a kernel whose namespaces exist is a failure, since a kernel that
+// breaks namespace creation returns it too.
 func TestCloneErrorMapping(t *testing.T) {
-	netns, _ := lookupSpec("netns")
-	mntns, _ := lookupSpec("mntns")
+	rm := func(rel string) func(string) {
+		return func(proc string) { require.NoError(t, os.Remove(filepath.Join(proc, rel))) }
+	}
+	zero := func(ns string) func(string) {
+		return func(proc string) {
+			require.NoError(t, os.WriteFile(filepath.Join(proc, "sys", "user", "max_"+ns+"_namespaces"), []byte("0\n"), 0o644))
+		}
+	}
 	tests := []struct {
 		name        string
-		sp          *spec
+		scenario    string
+		edit        func(proc string)
 		errno       unix.Errno
-		unsupported string // expected option, "" = plain error
+		unsupported string // expected option, "" = a failure
 		contains    string
 	}{
-		{"EINVAL is a missing option", netns, unix.EINVAL, "CONFIG_NET_NS", "returned EINVAL"},
-		{"EINVAL without an option is an error", mntns, unix.EINVAL, "", "EINVAL"},
-		{"EPERM is an error", netns, unix.EPERM, "", "clone(CLONE_VM|CLONE_NEWNET|SIGCHLD): EPERM"},
-		{"ENOSPC with a nonzero limit is an error", netns, unix.ENOSPC, "", "ENOSPC"},
+		{"EINVAL, no net ns", "netns", rm("self/ns/net"), unix.EINVAL, "CONFIG_NET_NS", "does not exist; clone(CLONE_VM|CLONE_NEWNET|SIGCHLD) returned EINVAL"},
+		{"EINVAL, net ns there", "netns", nil, unix.EINVAL, "", "clone(CLONE_VM|CLONE_NEWNET|SIGCHLD): EINVAL although the kernel has these namespaces"},
+		{"EINVAL, ipc ns there", "ipcns", nil, unix.EINVAL, "", "ns/ipc exist"},
+		{"EINVAL, clone-all, no cgroup ns", "clone-all", rm("self/ns/cgroup"), unix.EINVAL, "CONFIG_CGROUPS", "returned EINVAL"},
+		{"EINVAL, clone-all, all there", "clone-all", nil, unix.EINVAL, "", "EINVAL although"},
+		{"EINVAL, mntns (always built in)", "mntns", nil, unix.EINVAL, "", "EINVAL although"},
+		{"EINVAL, net ns limit 0", "netns", zero("net"), unix.EINVAL, "user.max_net_namespaces", "returned EINVAL"},
+		{"EINVAL, proc unreadable", "mqueue", rm("filesystems"), unix.EINVAL, "", "could not be checked"},
+		{"EPERM", "netns", nil, unix.EPERM, "", "clone(CLONE_VM|CLONE_NEWNET|SIGCHLD): EPERM"},
+		{"EPERM, no net ns", "netns", rm("self/ns/net"), unix.EPERM, "", "EPERM"},
+		{"ENOSPC, limit 0", "netns", zero("net"), unix.ENOSPC, "user.max_net_namespaces", "returned ENOSPC"},
+		{"ENOSPC, limit reached", "netns", nil, unix.ENOSPC, "", "ENOSPC (a user.max_*_namespaces limit reached"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := os.Stat("/proc/self/ns/net"); err != nil && tc.sp == netns {
-				t.Skip("host has no /proc/self/ns/net")
-			}
-			if zero, _ := maxNamespacesZero("/proc", "net"); zero {
-				t.Skip("user.max_net_namespaces is 0 here")
-			}
-			err := tc.sp.cloneError(tc.errno)
+			sp, err := lookupSpec(tc.scenario)
+			require.NoError(t, err)
+			err = sp.cloneErrorIn(fakeProc(t, tc.edit), tc.errno)
 			assert.ErrorContains(t, err, tc.contains)
 			if tc.unsupported == "" {
 				assert.NotErrorIs(t, err, ErrNotSupported)

@@ -6,7 +6,8 @@
 // markdown, text and JUnit reports.
 //
 // The outcome is a Result whose Regressed says whether any scenario
-// regressed; a kernel that cannot be built or booted is an *InfraError
+// regressed, and whose Report's GateErr whether the comparison passes
+// (compare.Gate: a boot that failed on either side fails it); a kernel that cannot be built or booted is an *InfraError
 // carrying the tail of its log.
 //
 // With Explain, every boot also traces a few iterations per scenario in
@@ -170,6 +171,9 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			r.Report.Notes = append(r.Report.Notes, f.Kernel.Name+": some boots failed; see the console logs in "+filepath.Join(o.Out, "run"))
 		}
 	}
+	// Fail closed: an incomplete side, a scenario on one side only or
+	// broken on the head (compare.Gate).
+	compare.Gate(r.Report, compare.GateInput{Pairs: []compare.Pair{{Base: r.BaseFile, New: r.HeadFile}}}, o.Compare)
 	if o.Explain > 0 {
 		r.explained = true
 		r.Explained = compare.Explain(r.Report, compare.ExplainOptions{

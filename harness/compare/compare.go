@@ -15,6 +15,13 @@
 // charts when the files carry kernel traces (matrix --trace N). Scenarios that are unsupported or failed on either side are
 // reported as such, never with a verdict.
 //
+// Gate (gate.go) then decides whether the comparison may pass at all: it
+// fails closed on what could not be compared (a kernel or scenario on one
+// side only, an incomplete run, another accelerator or machine class) and
+// counts a scenario that ran in the base and fails or turns unsupported
+// in the new run as a regression; Report.GateErr is what compare, ci and
+// matrix exit with.
+//
 // Environment: none.
 package compare
 
@@ -61,6 +68,9 @@ type Options struct {
 	// when the two sides' guests ran at clearly different speeds,
 	// CalibrateOn always, CalibrateOff never.
 	Calibrate string
+	// AnyHost compares runs from different machine classes (with a
+	// warning) instead of refusing to (see Gate).
+	AnyHost bool
 }
 
 // DefaultOptions: 5% threshold, stats.DefaultRule (α = 0.01, 95%
@@ -129,13 +139,23 @@ type Report struct {
 	Level  float64  `json:"level"`
 	Rows   []Row    `json:"rows"`
 	Notes  []string `json:"notes,omitempty"`
+	// What the gate found (gate.go): Refused and Gaps fail the
+	// comparison (exit 2), Broken rows are regressions (exit 1).
+	Refused  []Finding `json:"refused,omitempty"`
+	Broken   []Finding `json:"broken,omitempty"`
+	Gaps     []Finding `json:"gaps,omitempty"`
+	Warnings []string  `json:"warnings,omitempty"`
 	// NewFiles and BaseFiles are the inputs, for the charts.
 	NewFiles  []*results.File `json:"-"`
 	BaseFiles []*results.File `json:"-"`
 }
 
-// Regressed reports whether any row regressed.
+// Regressed reports whether any row regressed, or the gate found a
+// scenario that ran on the base broken on the new side.
 func (r *Report) Regressed() bool {
+	if len(r.Broken) > 0 {
+		return true
+	}
 	for _, row := range r.Rows {
 		if row.Verdict == stats.Regressed {
 			return true
@@ -429,8 +449,10 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 	}
 	if !baseSt.IsDir() && !newSt.IsDir() {
 		r.Rows, r.Notes, r.Alpha = comparePair(base[0], next[0], o)
+		Gate(r, GateInput{Pairs: []Pair{{base[0], next[0]}}}, o)
 		return r, nil
 	}
+	var in GateInput
 	byName := map[string]*results.File{}
 	for _, f := range base {
 		byName[f.Kernel.Name] = f
@@ -440,9 +462,10 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 	for _, f := range next {
 		b, ok := byName[f.Kernel.Name]
 		if !ok {
-			r.Notes = append(r.Notes, fmt.Sprintf("%s: no baseline in %s", f.Kernel.Name, basePath))
+			in.OnlyNew = append(in.OnlyNew, f)
 			continue
 		}
+		in.Pairs = append(in.Pairs, Pair{b, f})
 		matched++
 		delete(byName, f.Kernel.Name)
 		rows, notes, alpha := comparePair(b, f, o)
@@ -452,7 +475,7 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 	}
 	for _, f := range base {
 		if _, ok := byName[f.Kernel.Name]; ok {
-			r.Notes = append(r.Notes, fmt.Sprintf("%s: in %s but not in %s", f.Kernel.Name, basePath, newPath))
+			in.OnlyBase = append(in.OnlyBase, f)
 		}
 	}
 	if matched == 0 {
@@ -463,6 +486,7 @@ func Compare(basePath, newPath string, o Options) (*Report, error) {
 			r.Alpha = a // every pair at the same level: the header says which
 		}
 	}
+	Gate(r, in, o)
 	return r, nil
 }
 
@@ -492,19 +516,12 @@ func adaptiveOptions(next *results.File, o Options) (Options, string) {
 }
 
 func fileNotes(base, next *results.File, o Options) []string {
+	// Incomplete runs and differing machines are the gate's (gate.go).
 	var n []string
-	for _, f := range []*results.File{base, next} {
-		if !f.Complete {
-			n = append(n, fmt.Sprintf("%s (%s): run incomplete", f.Kernel.Name, f.Started.Format("2006-01-02 15:04")))
-		}
-	}
 	if note := calibrationNote(base, next, o); note != "" {
 		n = append(n, note)
 	}
 	n = append(n, replicateNotes(base, next, o.Metric)...)
-	if base.Accel != next.Accel && base.Accel != "" && next.Accel != "" {
-		n = append(n, fmt.Sprintf("accelerators differ: base %s, new %s; timings are not comparable", base.Accel, next.Accel))
-	}
 	return n
 }
 

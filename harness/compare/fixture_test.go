@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"coldstart/harness/machine"
 	"coldstart/harness/results"
 )
 
@@ -18,7 +19,7 @@ import (
 // coarse.
 func fixture(kernel, version string, seed uint64, boots, iters int, scales map[string]float64, status map[string]string, coarse ...int) *results.File {
 	rng := rand.New(rand.NewPCG(seed, 9))
-	f := &results.File{Schema: results.Schema, Accel: "tcg", Complete: true,
+	f := &results.File{Schema: results.Schema, Accel: "tcg", Complete: true, Machine: fixtureMachine(),
 		Kernel:    results.Kernel{Name: kernel, Version: version, Release: version + "-cloud-amd64"},
 		Scenarios: map[string]*results.Scenario{},
 		Started:   time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
@@ -60,6 +61,12 @@ func fixture(kernel, version string, seed uint64, boots, iters int, scales map[s
 		f.Scenarios[n] = sc
 	}
 	return f
+}
+
+// fixtureMachine is the machine every fixture ran on.
+func fixtureMachine() *machine.Fingerprint {
+	return &machine.Fingerprint{CPUModel: "AMD EPYC 7763 64-Core Processor", HostCPUs: 2, HostKernel: "6.1.0-41-amd64",
+		QEMU: "QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b2)", Accel: "tcg", VCPUs: 2, MemoryMB: 1024}
 }
 
 // fixtureRuns writes a base and a new run directory with two kernels:

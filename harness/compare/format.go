@@ -166,6 +166,7 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, r.Summary())
+	writeGateText(w, r)
 	for _, n := range r.Notes {
 		fmt.Fprintln(w, "note:", n)
 	}
@@ -179,8 +180,10 @@ var mdEscaper = strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;")
 func WriteMarkdown(w io.Writer, r *Report) error {
 	c := r.Count()
 	status := "no regression"
-	if c[stats.Regressed] > 0 {
-		status = fmt.Sprintf("**%d regressed**", c[stats.Regressed])
+	if n := c[stats.Regressed] + len(r.Broken); n > 0 {
+		status = fmt.Sprintf("**%d regressed**", n)
+	} else if g := gateStatus(r); g != "" {
+		status = "**" + g + "**"
 	}
 	fmt.Fprintf(w, "### coldstart: %s\n\n", status)
 	fmt.Fprintf(w, "%s\n\n", mdEscaper.Replace(header(r)))
@@ -204,6 +207,7 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintln(w)
 	}
 	fmt.Fprintln(w, r.Summary()+".")
+	writeGateMarkdown(w, r)
 	for _, n := range r.Notes {
 		fmt.Fprintf(w, "\n- %s", mdEscaper.Replace(n))
 	}
@@ -266,6 +270,10 @@ type jsonReport struct {
 	Counts    map[stats.Verdict]int `json:"counts"`
 	Rows      []jsonRow             `json:"rows"`
 	Notes     []string              `json:"notes,omitempty"`
+	Refused   []Finding             `json:"refused,omitempty"`
+	Broken    []Finding             `json:"broken,omitempty"`
+	Gaps      []Finding             `json:"gaps,omitempty"`
+	Warnings  []string              `json:"warnings,omitempty"`
 }
 
 func toJSONView(v *stats.View) *jsonView {
@@ -286,7 +294,8 @@ func toJSONSide(s *Side) *jsonSide {
 // (the ratio to a zero median, say) are null.
 func WriteJSON(w io.Writer, r *Report) error {
 	out := jsonReport{Schema: 1, Base: r.Base, New: r.New, Metric: r.Metric, Alpha: r.Alpha, Level: r.Level,
-		Regressed: r.Regressed(), Counts: r.Count(), Notes: r.Notes, Rows: []jsonRow{}}
+		Regressed: r.Regressed(), Counts: r.Count(), Notes: r.Notes, Rows: []jsonRow{},
+		Refused: r.Refused, Broken: r.Broken, Gaps: r.Gaps, Warnings: r.Warnings}
 	for _, row := range r.Rows {
 		out.Rows = append(out.Rows, jsonRow{row.Kernel, row.Scenario, row.Verdict, row.Note, row.Threshold,
 			toJSONSide(row.Base), toJSONSide(row.New), toJSONView(row.Boot), toJSONView(row.Pooled)})
@@ -373,6 +382,7 @@ func WriteJUnit(w io.Writer, r *Report) error {
 		out.Skipped += s.Skipped
 		out.Suites = append(out.Suites, s)
 	}
+	addGateJUnit(&out, r)
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
 	}

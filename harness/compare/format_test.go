@@ -81,11 +81,14 @@ func TestJUnitSchema(t *testing.T) {
 
 	var doc junitSuites
 	require.NoError(t, xml.Unmarshal(b.Bytes(), &doc))
-	assert.Equal(t, 8, doc.Tests)
-	assert.Equal(t, 1, doc.Failures)
+	// 8 rows and the gate's suite, whose one case is clone-all: it ran
+	// in the base and fails in the new run, a regression (a failure).
+	assert.Equal(t, 9, doc.Tests)
+	assert.Equal(t, 2, doc.Failures)
 	assert.Equal(t, 1, doc.Errors)
 	assert.Equal(t, 1, doc.Skipped)
-	require.Len(t, doc.Suites, 2)
+	require.Len(t, doc.Suites, 3)
+	assert.Equal(t, "gate", doc.Suites[2].Name)
 	for _, s := range doc.Suites {
 		assert.Equal(t, len(s.Cases), s.Tests)
 		for _, c := range s.Cases {

@@ -59,7 +59,7 @@ func seriesOf(s *Side, level float64, seed uint64) *Series {
 // PageFromReport lays out a comparison for the HTML page.
 func PageFromReport(r *Report) *Page {
 	p := &Page{Title: "coldstart: " + r.Summary(), Subtitle: header(r), Metric: r.Metric,
-		Cells: map[string]map[string]*Cell{}, Summary: r.Summary(), Notes: r.Notes}
+		Cells: map[string]map[string]*Cell{}, Summary: r.Summary(), Notes: append(gateLines(r), r.Notes...)}
 	seenK, seenS := map[string]bool{}, map[string]bool{}
 	for _, row := range r.Rows {
 		if !seenK[row.Kernel] {

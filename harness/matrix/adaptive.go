@@ -47,13 +47,17 @@ func (a *Adaptive) Rule(boots int) compare.Options {
 	return o
 }
 
-// Verdicts compares each file with its kernel's baseline, on the scenarios
-// both hold, and returns the rows of every kernel that has a baseline,
-// with a note for scenarios only one side ran, and the names of the
-// kernels that have none.
+// Verdicts compares each file with its kernel's baseline and returns the
+// rows of every kernel that has a baseline, gated (compare.Gate, with
+// Planned: a scenario this run was not asked for is a warning, one it was
+// asked for and lacks a gap), and the names of the kernels that have none.
+// Those are not gaps: a baselines directory holds the kernels someone
+// recorded, a matrix runs the kernels it is given, and the verdict table
+// says which kernels it could not judge.
 func Verdicts(files []*results.File, baselines map[string]*results.File, o compare.Options) (*compare.Report, []string) {
 	r := &compare.Report{Metric: o.Metric, Alpha: o.Alpha, Level: o.Level}
 	var none []string
+	var in compare.GateInput
 	for _, f := range files {
 		base := baselines[f.Kernel.Name]
 		if base == nil {
@@ -62,21 +66,11 @@ func Verdicts(files []*results.File, baselines map[string]*results.File, o compa
 		}
 		r.NewFiles = append(r.NewFiles, f)
 		r.BaseFiles = append(r.BaseFiles, base)
-		var missing []string
-		for _, row := range compare.CompareFiles(base, f, o) {
-			if row.Verdict == compare.Missing {
-				missing = append(missing, row.Scenario)
-				continue
-			}
-			r.Rows = append(r.Rows, row)
-		}
-		if len(missing) > 0 {
-			r.Notes = append(r.Notes, fmt.Sprintf("%s: not compared, only one side ran them: %s", f.Kernel.Name, strings.Join(missing, ", ")))
-		}
-		if base.Accel != f.Accel && base.Accel != "" && f.Accel != "" {
-			r.Notes = append(r.Notes, fmt.Sprintf("%s: accelerators differ: baseline %s, this run %s; timings are not comparable", f.Kernel.Name, base.Accel, f.Accel))
-		}
+		r.Rows = append(r.Rows, compare.CompareFiles(base, f, o)...)
+		in.Pairs = append(in.Pairs, compare.Pair{Base: base, New: f})
 	}
+	in.Planned = true
+	compare.Gate(r, in, o)
 	return r, none
 }
 

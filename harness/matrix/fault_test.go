@@ -3,10 +3,8 @@ package matrix
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +25,7 @@ import (
 // command line.
 func TestBootFaults(t *testing.T) {
 	env := testvm.Require(t)
+	tag := tagQEMUs(t)
 	bootPlan := plan.Plan{Scenarios: []string{"utsns"}, Iterations: 3, Warmups: 0}
 	short := Deadlines{Hello: 120 * time.Second, Scenario: 120 * time.Second, Shutdown: 20 * time.Second}
 	tests := []struct {
@@ -113,7 +112,7 @@ func TestBootFaults(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, out)
 			}
-			assert.Empty(t, qemuProcesses(t, env.Initrd), "QEMU outlived the boot")
+			assert.Empty(t, qemuLeft(tag), "QEMU outlived the boot")
 		})
 	}
 }
@@ -162,14 +161,19 @@ func TestPanicReportedByQMP(t *testing.T) {
 // marked incomplete, and that no QEMU survives.
 func TestInterruptKeepsPartialResults(t *testing.T) {
 	env := testvm.Require(t)
+	tag := tagQEMUs(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	out := t.TempDir()
 	var once sync.Once
+	var booting []testvm.Proc
 	progress := writerFunc(func(b []byte) {
 		// Cancel once the second boot's agent is up: boot 0 is complete.
 		if strings.Contains(string(b), "boot 1: agent up") {
-			once.Do(cancel)
+			once.Do(func() {
+				booting = testvm.QEMUs(testvm.Tagged("", tag))
+				cancel()
+			})
 		}
 	})
 	files, err := Run(ctx, Options{
@@ -186,45 +190,25 @@ func TestInterruptKeepsPartialResults(t *testing.T) {
 	assert.Equal(t, results.StatusOK, f.Boots[0].Status)
 	assert.Equal(t, "interrupted", f.Boots[1].Error)
 	assert.GreaterOrEqual(t, len(f.Scenarios["netns"].Samples), 200, "boot 0's samples kept")
-	assert.Empty(t, qemuProcesses(t, env.Initrd), "QEMU outlived the interrupted run")
+	require.NotEmpty(t, booting, "no QEMU of this test found while it booted: the check below would see none either")
+	assert.Empty(t, qemuLeft(tag), "QEMU outlived the interrupted run")
 }
 
 type writerFunc func([]byte)
 
 func (w writerFunc) Write(b []byte) (int, error) { w(b); return len(b), nil }
 
-// qemuProcesses lists running QEMUs booting initrd.
-func qemuProcesses(t *testing.T, initrd string) []string {
-	t.Helper()
-	// QEMU may take a moment to be reaped after a kill.
-	var found []string
-	for try := 0; try < 20; try++ {
-		found = found[:0]
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-			if err != nil {
-				continue
-			}
-			cmd := strings.ReplaceAll(string(b), "\x00", " ")
-			if strings.Contains(cmd, "qemu-system") && strings.Contains(cmd, initrd) {
-				st, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-				// Fields after the command: state, ppid, ...
-				rest := string(st)
-				if i := strings.LastIndex(rest, ") "); i >= 0 {
-					rest = rest[i+2:]
-				}
-				f := strings.Fields(rest)
-				if len(f) < 2 || f[0] == "Z" || f[1] != strconv.Itoa(os.Getpid()) {
-					continue // a zombie is already dead; another process's QEMU is not ours
-				}
-				found = append(found, fmt.Sprintf("pid %s: %s", e.Name(), cmd))
-			}
-		}
-		if len(found) == 0 {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return found
+// tagQEMUs marks the QEMUs this test starts: it puts testvm.Tag into the
+// test's environment, which every QEMU inherits. Their command lines name
+// neither the initramfs nor the kernel (they are /proc/self/fd/N), so
+// only the tag tells them from other tests' QEMUs.
+func tagQEMUs(t *testing.T) string {
+	tag := testvm.Tag(t)
+	k, v, _ := strings.Cut(tag, "=")
+	t.Setenv(k, v)
+	return tag
 }
+
+// qemuLeft lists the QEMUs with tag still running, after a moment for a
+// killed one to be reaped.
+func qemuLeft(tag string) []testvm.Proc { return testvm.QEMUs(testvm.Left(tag, 2*time.Second)) }

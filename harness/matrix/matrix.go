@@ -34,6 +34,7 @@ import (
 	"time"
 
 	"coldstart/harness/kernels"
+	"coldstart/harness/machine"
 	"coldstart/harness/qemu"
 	"coldstart/harness/results"
 	"coldstart/internal/syncio"
@@ -78,6 +79,11 @@ type Options struct {
 	// Adaptive, when set, adds boots to kernels whose comparison with their
 	// baseline is unknown after the planned ones.
 	Adaptive *Adaptive
+	// Machine is this host's fingerprint, recorded in every result file
+	// with Accel, CPUs and MemoryMB filled in; nil detects it
+	// (machine.Detect). A resumed run refuses files from another machine
+	// class.
+	Machine *machine.Fingerprint
 
 	// eta counts the boots of this invocation, for the time left.
 	eta *eta
@@ -166,6 +172,13 @@ func Run(ctx context.Context, o Options) ([]*results.File, error) {
 	if err := os.MkdirAll(o.OutDir, 0o755); err != nil {
 		return nil, fmt.Errorf("run directory: %w", err)
 	}
+	if o.Machine == nil {
+		o.Machine = machine.Detect("", o.Accel, o.CPUs, o.MemoryMB)
+	} else {
+		fp := *o.Machine
+		o.Machine = &fp
+	}
+	o.Machine.Accel, o.Machine.VCPUs, o.Machine.MemoryMB = o.Accel, o.CPUs, o.MemoryMB
 	var names []string
 	states := map[string]*kernelState{}
 	for _, t := range o.Targets {
@@ -305,6 +318,9 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 			if old.Kernel.SHA256 != t.Image.SHA256 {
 				return nil, fmt.Errorf("cannot resume %s: it ran kernel image %s, the kernel file now gives %s", st.path, old.Kernel.SHA256, t.Image.SHA256)
 			}
+			if err := sameMachine(old, o, st.path); err != nil {
+				return nil, err
+			}
 			st.file = old
 			// Keep only the good boots; failed ones run again.
 			var keep []results.Boot
@@ -332,6 +348,7 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 			Accel:   o.Accel,
 			Plan:    plan,
 			Started: time.Now().UTC(),
+			Machine: o.Machine,
 		}
 		st.file.Host, _ = os.Hostname()
 	}
@@ -341,6 +358,22 @@ func newKernelState(o Options, t Target) (*kernelState, error) {
 		return nil, fmt.Errorf("console log directory: %w", err)
 	}
 	return st, nil
+}
+
+// sameMachine checks that a resumed run goes on on the machine class the
+// first part ran on (package machine): boots of one kernel from two
+// classes cannot be one sample. Other differences, and a file too old to
+// say, are warned about on o.Progress.
+func sameMachine(old *results.File, o Options, path string) error {
+	d := results.CompareMachines(old, &results.File{Kernel: old.Kernel, Accel: o.Accel, Machine: o.Machine}, "the run", "this machine")
+	if len(d.Class) > 0 {
+		return fmt.Errorf("cannot resume %s: it was measured on another machine class (%s): resume it there, or start a new run",
+			path, strings.Join(d.Class, "; "))
+	}
+	for _, w := range append(d.Other, d.Unknown...) {
+		fmt.Fprintf(o.Progress, "resume: warning: %s: %s\n", path, w)
+	}
+	return nil
 }
 
 // samePlan checks that a resumed run asks for what the first part did.

@@ -2,8 +2,10 @@ package matrix
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -60,7 +62,16 @@ func (s Shard) Select(units []Unit) []Unit {
 // directories into outDir: per kernel, the boots of all inputs, which must
 // share the kernel image and the plan. A boot index present twice is an
 // error. Console logs are copied along.
-func Merge(outDir string, inDirs []string) ([]*results.File, error) {
+//
+// Every input must come from one machine class with one accelerator
+// (package machine): a kernel's boots from two classes cannot be one
+// sample, and kernels from two classes side by side in one run directory
+// would be compared as if from one machine. Other differences of the
+// machines, and files too old to carry a fingerprint, are written to warn.
+func Merge(outDir string, inDirs []string, warn io.Writer) ([]*results.File, error) {
+	var first *results.File
+	var firstPath string
+	var warnings []string
 	type acc struct {
 		file    *results.File
 		samples map[int]map[string][]results.Sample
@@ -80,6 +91,11 @@ func Merge(outDir string, inDirs []string) ([]*results.File, error) {
 		for _, p := range paths {
 			f, err := results.Read(p)
 			if err != nil {
+				return nil, err
+			}
+			if first == nil {
+				first, firstPath = f, p
+			} else if err := mergeable(first, f, firstPath, p, &warnings); err != nil {
 				return nil, err
 			}
 			name := f.Kernel.Name
@@ -122,6 +138,9 @@ func Merge(outDir string, inDirs []string) ([]*results.File, error) {
 			}
 		}
 	}
+	for _, w := range warnings {
+		fmt.Fprintf(warn, "merge: warning: %s\n", w)
+	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -142,6 +161,22 @@ func Merge(outDir string, inDirs []string) ([]*results.File, error) {
 		files = append(files, a.file)
 	}
 	return files, nil
+}
+
+// mergeable refuses f at p when its machine class or accelerator differs
+// from first's (at firstPath), and warns of other differences.
+func mergeable(first, f *results.File, firstPath, p string, warnings *[]string) error {
+	d := results.CompareMachines(first, f, firstPath, p)
+	if len(d.Class) > 0 {
+		return fmt.Errorf("%s and %s were measured on different machine classes (%s): a merged run must come from one; rerun the shard on the others' class",
+			firstPath, p, strings.Join(d.Class, "; "))
+	}
+	for _, w := range append(d.Other, d.Unknown...) {
+		if !slices.Contains(*warnings, w) {
+			*warnings = append(*warnings, w)
+		}
+	}
+	return nil
 }
 
 func copyFile(src, dst string) error {

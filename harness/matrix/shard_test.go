@@ -1,13 +1,16 @@
 package matrix
 
 import (
+	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"coldstart/harness/machine"
 	"coldstart/harness/results"
 	"coldstart/plan"
 )
@@ -90,7 +93,7 @@ func TestMergeJoinsShards(t *testing.T) {
 	require.NoError(t, results.Write(filepath.Join(d1, "k.json"), shardFile("k", []int{0, 2}, plan)))
 	require.NoError(t, results.Write(filepath.Join(d2, "k.json"), shardFile("k", []int{1}, plan)))
 
-	files, err := Merge(out, []string{d1, d2})
+	files, err := Merge(out, []string{d1, d2}, io.Discard)
 	require.NoError(t, err)
 	require.Len(t, files, 1)
 	got, err := results.Read(filepath.Join(out, "k.json"))
@@ -104,17 +107,73 @@ func TestMergeJoinsShards(t *testing.T) {
 	assert.Equal(t, results.StatusOK, got.Scenarios["ipcns"].Status)
 
 	// A missing shard leaves the merge incomplete; a shard given twice is refused.
-	_, err = Merge(t.TempDir(), []string{d1})
+	_, err = Merge(t.TempDir(), []string{d1}, io.Discard)
 	require.NoError(t, err)
-	_, err = Merge(t.TempDir(), []string{d1, d1})
+	_, err = Merge(t.TempDir(), []string{d1, d1}, io.Discard)
 	assert.ErrorContains(t, err, "given twice")
 	// Different plans do not merge.
 	other := plan
 	other.Iterations = 5
 	d3 := t.TempDir()
 	require.NoError(t, results.Write(filepath.Join(d3, "k.json"), shardFile("k", []int{1}, other)))
-	_, err = Merge(t.TempDir(), []string{d1, d3})
+	_, err = Merge(t.TempDir(), []string{d1, d3}, io.Discard)
 	assert.ErrorContains(t, err, "same flags")
-	_, err = Merge(t.TempDir(), []string{t.TempDir()})
+	_, err = Merge(t.TempDir(), []string{t.TempDir()}, io.Discard)
 	assert.ErrorContains(t, err, "no result files")
+}
+
+// Shards must come from one machine class and accelerator; other
+// differences, and files without a fingerprint, are warned about.
+func TestMergeRefusesOtherMachines(t *testing.T) {
+	plan := results.Plan{Plan: plan.Plan{Scenarios: []string{"netns"}, Boots: 2, Iterations: 2}}
+	fp := func(edit func(*machine.Fingerprint)) *machine.Fingerprint {
+		m := &machine.Fingerprint{CPUModel: "AMD EPYC 7763 64-Core Processor", HostCPUs: 4, HostKernel: "6.8.0-1017-azure",
+			QEMU: "QEMU emulator version 8.2.2", Accel: "tcg", VCPUs: 2, MemoryMB: 1024}
+		if edit != nil {
+			edit(m)
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name   string
+		other  *machine.Fingerprint
+		refuse string // "" = merges
+		warns  string
+	}{
+		{"same machine", fp(nil), "", ""},
+		{"another CPU model", fp(func(m *machine.Fingerprint) { m.CPUModel = "Intel(R) Xeon(R) Platinum 8370C CPU @ 2.80GHz" }), "CPU model", ""},
+		{"another accelerator", fp(func(m *machine.Fingerprint) { m.Accel = "kvm" }), "accelerator", ""},
+		{"more guest memory", fp(func(m *machine.Fingerprint) { m.MemoryMB = 2048 }), "guest memory MiB", ""},
+		{"another host kernel", fp(func(m *machine.Fingerprint) { m.HostKernel = "6.11.0-1018-azure" }), "", "host kernel"},
+		{"no fingerprint", nil, "", "records no machine fingerprint"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d1, d2 := t.TempDir(), t.TempDir()
+			a, b := shardFile("k", []int{0}, plan), shardFile("k", []int{1}, plan)
+			a.Machine, b.Machine = fp(nil), tc.other
+			a.Accel = "tcg"
+			b.Accel = "tcg"
+			if tc.other != nil {
+				b.Accel = tc.other.Accel
+			}
+			require.NoError(t, results.Write(filepath.Join(d1, "k.json"), a))
+			require.NoError(t, results.Write(filepath.Join(d2, "k.json"), b))
+			var warn strings.Builder
+			files, err := Merge(t.TempDir(), []string{d1, d2}, &warn)
+			if tc.refuse != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.refuse)
+				assert.Contains(t, err.Error(), "different machine classes")
+				return
+			}
+			require.NoError(t, err)
+			require.Len(t, files, 1)
+			assert.Equal(t, fp(nil), files[0].Machine, "the merged file keeps the class's fingerprint")
+			if tc.warns == "" {
+				assert.Empty(t, warn.String())
+			} else {
+				assert.Contains(t, warn.String(), tc.warns)
+			}
+		})
+	}
 }

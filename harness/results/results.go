@@ -7,8 +7,8 @@
 //	 "scenarios": {"<scenario>": {"status": "ok" | "unsupported" | "failed", "reason": "...",
 //	                              "samples": [{"boot": 0, "wall_ns": 0, "op_ns": 0, "user_ns": 0, "sys_ns": 0}]}}}
 //
-// More fields are added (boots, plan, completeness); these keep their names
-// and meanings. Files are written atomically.
+// More fields are added (boots, plan, completeness, the machine's
+// fingerprint); these keep their names and meanings. Files are written atomically.
 //
 // Environment: none.
 package results
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"coldstart/event"
+	"coldstart/harness/machine"
 	"coldstart/internal/jsonfile"
 	"coldstart/plan"
 )
@@ -50,6 +51,9 @@ type File struct {
 	Host     string `json:"host,omitempty"`
 	// Shard is "i/n" when this file holds one shard's boots.
 	Shard string `json:"shard,omitempty"`
+	// Machine is the machine the boots ran on (package machine); nil in
+	// files written before it was recorded.
+	Machine *machine.Fingerprint `json:"machine,omitempty"`
 }
 
 // Kernel identifies the kernel that ran.
