@@ -150,7 +150,7 @@ func TestBuildWithFakeMake(t *testing.T) {
 	ctx := context.Background()
 	makePath, ctl := newFakeMake(t)
 	tree := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(tree, "Makefile"), []byte("# fake kernel tree\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(tree, "Makefile"), []byte("# fake kernel tree\nVERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\n"), 0o644))
 	frag := writeTemp(t, "frag.config", testFragment)
 	cache := t.TempDir()
 	f := &Fetcher{CacheDir: cache, Make: makePath, Jobs: 3}
@@ -197,7 +197,7 @@ func TestBuildWithFakeMake(t *testing.T) {
 
 		// Another fragment is another build directory.
 		frag2 := writeTemp(t, "frag2.config", testFragment+"CONFIG_X=y # optional\n")
-		require.NotEqual(t, buildKey(BuildSpec{TreeID: "git:abc"}, []byte(testFragment)), buildKey(BuildSpec{TreeID: "git:abc"}, readOr(t, frag2)))
+		require.NotEqual(t, buildKey(BuildSpec{TreeID: "git:abc"}, []byte(testFragment), ""), buildKey(BuildSpec{TreeID: "git:abc"}, readOr(t, frag2), ""))
 	})
 
 	t.Run("a failed make names its log", func(t *testing.T) {
