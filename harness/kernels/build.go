@@ -508,6 +508,11 @@ func (f *Fetcher) fetchBuild(ctx context.Context, k Kernel) (*Image, error) {
 	case b.Debian != nil:
 		spec.Tree, err = f.debianSourceTree(ctx, k, cache)
 		spec.TreeID = "deb:" + b.Debian.SHA256
+	case b.Tarball != nil:
+		spec.Tree, err = f.tarballTree(ctx, k, cache)
+		if b.Tarball.SHA256 != "" {
+			spec.TreeID = "tar:" + b.Tarball.SHA256
+		}
 	case b.Ref != "":
 		spec.Tree, spec.TreeID, err = f.gitTree(ctx, cache, b.Tree, b.Ref)
 	}

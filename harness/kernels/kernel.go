@@ -80,6 +80,9 @@ type Build struct {
 	Tree   string  `toml:"tree"`   // absolute path to a kernel source tree
 	Ref    string  `toml:"ref"`    // optional git ref (commit, tag, branch) in Tree
 	Debian *Debian `toml:"debian"` // a linux-source-X.Y package
+	// Tarball is a kernel.org tarball pinned by SHA-256, tried first in
+	// <cache>/mirror.
+	Tarball *Tarball `toml:"tarball"`
 	// Config is the fragment applied on top of make tinyconfig; a relative
 	// path is taken from the kernel file's directory. Default
 	// "configs/coldstart.config".
@@ -178,7 +181,7 @@ func LoadFile(path string) (Kernel, error) {
 			keys[i] = k.String()
 		}
 		return Kernel{}, fileError(path, keys[0],
-			"unknown key (unknown: %s); known keys are name, version, source, default, [debian] suite/package/version/sha256, [debian.config] package/version/sha256, [gomod] module/version/path/sha256/sum, [build] tree/ref/config, [build.debian] suite/package/version/sha256, [file] path/sha256: remove it or fix its spelling",
+			"unknown key (unknown: %s); known keys are name, version, source, default, [debian] suite/package/version/sha256, [debian.config] package/version/sha256, [gomod] module/version/path/sha256/sum, [build] tree/ref/config, [build.tarball] url/sha256, [build.debian] suite/package/version/sha256, [file] path/sha256: remove it or fix its spelling",
 			strings.Join(keys, ", "))
 	}
 	k := Kernel{
@@ -341,16 +344,21 @@ func validateBuild(f string, b *Build) error {
 		return fileError(f, "build", "missing: source = \"build\" needs a [build] section with tree (and optionally ref) or a [build.debian] section naming a linux-source package")
 	}
 	switch {
-	case b.Tree == "" && b.Debian == nil:
-		return fileError(f, "build", "no source tree: set tree = \"/abs/path/to/linux\" or add a [build.debian] section naming a linux-source-X.Y package")
-	case b.Tree != "" && b.Debian != nil:
-		return fileError(f, "build.tree", "both tree and [build.debian] are given: keep one")
+	case b.Tree == "" && b.Debian == nil && b.Tarball == nil:
+		return fileError(f, "build", "no source tree: set tree = \"/abs/path/to/linux\", or add a [build.tarball] section (url, sha256) or a [build.debian] section naming a linux-source-X.Y package")
+	case b.Tree != "" && b.Debian != nil, b.Tree != "" && b.Tarball != nil, b.Debian != nil && b.Tarball != nil:
+		return fileError(f, "build.tree", "more than one of tree, [build.tarball] and [build.debian] is given: keep one")
 	case b.Tree != "" && !filepath.IsAbs(b.Tree):
 		return fileError(f, "build.tree", "%q is not absolute: give an absolute path", b.Tree)
 	case b.Ref != "" && b.Tree == "":
 		return fileError(f, "build.ref", "a git ref needs tree = the git repository it lives in")
 	case b.Ref != "" && (!gitRefRE.MatchString(b.Ref) || strings.Contains(b.Ref, "..")):
 		return fileError(f, "build.ref", "%q is not a git ref (a commit, tag or branch name)", b.Ref)
+	}
+	if b.Tarball != nil {
+		if err := validateTarball(f, b.Tarball); err != nil {
+			return err
+		}
 	}
 	if b.Debian != nil {
 		if err := validateDebian(f, "build.debian", b.Debian, false); err != nil {

@@ -48,6 +48,12 @@ func (f *Fetcher) Status(ctx context.Context, k Kernel) Status {
 		spec := BuildSpec{Name: k.Name, Tree: k.Build.Tree}
 		tree := k.Build.Tree
 		switch {
+		case k.Build.Tarball != nil:
+			if k.Build.Tarball.SHA256 == "" {
+				return Status{}
+			}
+			spec.TreeID = "tar:" + k.Build.Tarball.SHA256
+			tree = unpackedTree(filepath.Join(cache, "src", "tarball-"+k.Build.Tarball.SHA256[:12]))
 		case k.Build.Debian != nil:
 			spec.TreeID = "deb:" + k.Build.Debian.SHA256
 			d := k.Build.Debian
