@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -252,4 +253,24 @@ func TestGitTreeExportsARef(t *testing.T) {
 
 	_, _, err = f.gitTree(context.Background(), f.CacheDir, repo, "no-such-ref")
 	assert.ErrorContains(t, err, `git ref "no-such-ref"`)
+}
+
+// TestProjectFragmentOptionalNamesVersion: an option marked optional
+// says which kernels lack it, so a reader of a 4.x build's warning knows
+// whether it is expected.
+func TestProjectFragmentOptionalNamesVersion(t *testing.T) {
+	data := string(readOr(t, "../../kernels/configs/coldstart.config"))
+	version := regexp.MustCompile(`\b[4-9]\.[0-9]+\b`)
+	n := 0
+	for i, line := range strings.Split(data, "\n") {
+		if !strings.HasPrefix(line, "CONFIG_") || !strings.Contains(line, "# optional") {
+			continue
+		}
+		n++
+		_, comment, _ := strings.Cut(line, "# optional")
+		if !strings.Contains(comment, "4.x") {
+			assert.Regexp(t, version, comment, "line %d: %s: name the version that added (or removed) the option", i+1, line)
+		}
+	}
+	assert.GreaterOrEqual(t, n, 5)
 }
