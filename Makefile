@@ -58,11 +58,12 @@ unit:
 	$(GO) test -run '^$$' -fuzz FuzzLoadFile -fuzztime $(CI_FUZZ) ./harness/kernels
 	$(GO) test -run '^$$' -fuzz FuzzValidateConfig -fuzztime $(CI_FUZZ) ./runtime/bundle
 
-# The long tests: a real kernel build from Debian's linux-source-6.1 (12-15
-# min on 2 cores) and explain on two traced kernels (5+ min under TCG).
+# The long tests: real kernel builds from Debian's linux-source-6.1 (12-15
+# min on 2 cores; once as a Debian package, once through the tarball path and
+# the mirror directory), bullseye's gcc-10 fetched and run, and explain on two traced kernels (5+ min under TCG).
 test-long: setup build
 	bin/coldstart kernels fetch tiny-6.1
-	COLDSTART_LONG=1 $(GO) test -count=1 -timeout 60m -run 'TestBuildFromDebianSource|TestExplainRealKernels|TestPanicReportedByQMP' ./harness/kernels/ ./harness/explain/ ./harness/matrix/
+	COLDSTART_LONG=1 $(GO) test -count=1 -timeout 60m -run 'TestBuildFromDebianSource|TestBuildFromTarballMirror|TestUnpackToolchainReal|TestExplainRealKernels|TestPanicReportedByQMP' ./harness/kernels/ ./harness/explain/ ./harness/matrix/
 
 # Real kernel: bisect and ci on a 9-commit linux-source-6.1 history (first
 # run about an hour on 2 cores, 5 min cached). For a nightly or weekly job,

@@ -237,6 +237,12 @@ func pinOf(k kernels.Kernel) string {
 		if frag == "" {
 			frag = kernels.DefaultFragment
 		}
+		if tb := k.Build.Tarball; tb != nil {
+			if tb.SHA256 == "" {
+				return fmt.Sprintf("%s (sha256 not pinned: fetch refuses) + %s", tb.FileName(), frag)
+			}
+			return fmt.Sprintf("%s sha256:%.12s + %s", tb.FileName(), tb.SHA256, frag)
+		}
 		if d := k.Build.Debian; d != nil {
 			return fmt.Sprintf("%s %s (%s) sha256:%.12s + %s", d.Package, d.Version, d.Suite, d.SHA256, frag)
 		}

@@ -261,11 +261,13 @@ func selectKernels(mf matrixFlags, src string) ([]matrix.Target, error) {
 		return ts, nil
 	}
 	for _, n := range strings.Split(mf.kernels, ",") {
-		k, err := kernels.Lookup(all, strings.TrimSpace(n))
+		ks, err := kernels.LookupAll(all, strings.TrimSpace(n))
 		if err != nil {
 			return nil, usageError{err}
 		}
-		ts = append(ts, matrix.Target{Kernel: k})
+		for _, k := range ks {
+			ts = append(ts, matrix.Target{Kernel: k})
+		}
 	}
 	return ts, nil
 }

@@ -176,7 +176,7 @@ type BuildSpec struct {
 }
 
 // buildKey identifies a build directory: the tree and the fragment.
-func buildKey(spec BuildSpec, frag []byte) string {
+func buildKey(spec BuildSpec, frag []byte, toolchain string) string {
 	h := sha256.New()
 	id := spec.TreeID
 	if id == "" {
@@ -184,6 +184,9 @@ func buildKey(spec BuildSpec, frag []byte) string {
 	}
 	fmt.Fprintf(h, "coldstart-build-1\x00%s\x00", id)
 	h.Write(frag)
+	if toolchain != "" {
+		fmt.Fprintf(h, "\x00toolchain\x00%s", toolchain)
+	}
 	return hex.EncodeToString(h.Sum(nil))[:12]
 }
 
@@ -195,6 +198,8 @@ type buildPlan struct {
 	name  string // <name>-<key>
 	out   string // build directory
 	entry string // cache entry directory
+	tc    ToolchainPlan
+	use   *toolchainUse // set once the toolchain is prepared
 }
 
 func (f *Fetcher) plan(spec BuildSpec) (*buildPlan, error) {
@@ -224,7 +229,12 @@ func (f *Fetcher) plan(spec BuildSpec) (*buildPlan, error) {
 	if err := allow(spec.Name, f.Make, "build"); err != nil {
 		return nil, err
 	}
-	p := &buildPlan{spec: spec, frag: fr, key: buildKey(spec, fragData)}
+	facts, err := ProbeTree(tree)
+	if err != nil {
+		return nil, err
+	}
+	tc := ChooseToolchain(facts, hostGCCMajor())
+	p := &buildPlan{spec: spec, frag: fr, tc: tc, key: buildKey(spec, fragData, tc.key())}
 	p.name = spec.Name + "-" + p.key
 	p.out = filepath.Join(cache, "build", p.name)
 	p.entry = filepath.Join(cache, "kernels", p.name)
@@ -256,8 +266,23 @@ func (f *Fetcher) configure(ctx context.Context, p *buildPlan) (string, []Fragme
 	if err := os.MkdirAll(logs, 0o755); err != nil {
 		return "", nil, err
 	}
+	// Which toolchain and flags, and why: on the progress writer and in
+	// logs/toolchain.txt beside the make logs.
+	fmt.Fprint(progress, p.tc)
+	if err := atomicfile.WriteFile(filepath.Join(logs, "toolchain.txt"), []byte(p.tc.String()), 0o644); err != nil {
+		return "", nil, err
+	}
+	if p.use == nil {
+		cache, err := f.cacheDir()
+		if err != nil {
+			return "", nil, err
+		}
+		if p.use, err = f.prepareToolchain(ctx, cache, p.out, p.tc); err != nil {
+			return "", nil, fmt.Errorf("toolchain for %s: %w", p.tc.Facts.Version, err)
+		}
+	}
 	mk := func(step string) error {
-		return f.make(ctx, p.spec.Tree, p.out, filepath.Join(logs, step+".log"), step, step)
+		return f.make(ctx, p.spec.Tree, p.out, filepath.Join(logs, step+".log"), p.use, step, step)
 	}
 	if err := mk("tinyconfig"); err != nil {
 		return "", nil, err
@@ -267,7 +292,7 @@ func (f *Fetcher) configure(ctx context.Context, p *buildPlan) (string, []Fragme
 	if err != nil {
 		return "", nil, fmt.Errorf("make tinyconfig left no %s: %w", cfgPath, err)
 	}
-	_, err = io.WriteString(cf, p.frag.kconfigLines())
+	_, err = io.WriteString(cf, p.frag.kconfigLines()+p.use.configLines())
 	if cerr := cf.Close(); err == nil {
 		err = cerr
 	}
@@ -284,6 +309,11 @@ func (f *Fetcher) configure(ctx context.Context, p *buildPlan) (string, []Fragme
 	opt, err := CheckFragment(p.frag, cfg, cfgPath)
 	if err != nil {
 		return "", nil, err
+	}
+	for _, fl := range p.tc.Flags {
+		if fl.Kind == "config-off" && cfg.Enabled(strings.TrimPrefix(fl.Value, "CONFIG_")) {
+			return "", nil, fmt.Errorf("%w: %s is still set after olddefconfig, but must be off on this tree (%s); the config is %s", ErrFragment, fl.Value, fl.Why, cfgPath)
+		}
 	}
 	for _, o := range opt {
 		fmt.Fprintf(progress, "config: optional %s=%s not in the result (this tree lacks it or its dependencies)\n", o.Name, o.Value)
@@ -334,10 +364,10 @@ func (f *Fetcher) Build(ctx context.Context, spec BuildSpec) (*Image, error) {
 		return nil, err
 	}
 	logs := filepath.Join(out, "logs")
-	if err := f.make(ctx, tree, out, filepath.Join(logs, "bzImage.log"), "bzImage", "bzImage"); err != nil {
+	if err := f.make(ctx, tree, out, filepath.Join(logs, "bzImage.log"), p.use, "bzImage", "bzImage"); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(progress, "built %s in %s (logs in %s)\n", spec.Name, time.Since(start).Round(time.Second), logs)
+	fmt.Fprintf(progress, "built %s in %s with %s (logs in %s)\n", spec.Name, time.Since(start).Round(time.Second), p.tc.Toolchain, logs)
 
 	bzPath := filepath.Join(out, "arch", "x86", "boot", "bzImage")
 	bz, err := os.ReadFile(bzPath)
@@ -393,18 +423,34 @@ func (f *Fetcher) Build(ctx context.Context, spec BuildSpec) (*Image, error) {
 }
 
 // make runs make -C tree O=out targets, with its output in log.
-func (f *Fetcher) make(ctx context.Context, tree, out, log, step string, targets ...string) error {
+func (f *Fetcher) make(ctx context.Context, tree, out, log string, tc *toolchainUse, step string, targets ...string) error {
 	jobs := f.Jobs
 	if jobs <= 0 {
 		jobs = runtime.NumCPU()
 	}
 	args := []string{"-C", tree, "O=" + out, fmt.Sprintf("-j%d", jobs)}
 	env := append(os.Environ(), "LC_ALL=C", "KBUILD_BUILD_USER=coldstart", "KBUILD_BUILD_HOST=coldstart")
-	if cc, err := exec.LookPath("ccache"); err == nil && f.Make == "" {
-		args = append(args, "CC="+cc+" gcc", "HOSTCC="+cc+" gcc")
+	cc, hostcc := "gcc", "gcc"
+	if tc != nil && tc.ccPath != "" {
+		cc = tc.ccPath
+	}
+	if tc != nil && tc.hostcc != "" {
+		hostcc = tc.hostcc
+	}
+	if ccache, err := exec.LookPath("ccache"); err == nil && f.Make == "" {
+		cc, hostcc = ccache+" "+cc, ccache+" "+hostcc
 		if cache, err := f.cacheDir(); err == nil && os.Getenv("CCACHE_DIR") == "" {
 			env = append(env, "CCACHE_DIR="+filepath.Join(cache, "ccache"))
 		}
+	}
+	if cc != "gcc" {
+		args = append(args, "CC="+cc)
+	}
+	if hostcc != "gcc" {
+		args = append(args, "HOSTCC="+hostcc)
+	}
+	if tc != nil {
+		args = append(args, tc.makeVars...)
 	}
 	args = append(args, targets...)
 	lf, err := os.Create(log)
@@ -462,6 +508,11 @@ func (f *Fetcher) fetchBuild(ctx context.Context, k Kernel) (*Image, error) {
 	case b.Debian != nil:
 		spec.Tree, err = f.debianSourceTree(ctx, k, cache)
 		spec.TreeID = "deb:" + b.Debian.SHA256
+	case b.Tarball != nil:
+		spec.Tree, err = f.tarballTree(ctx, k, cache)
+		if b.Tarball.SHA256 != "" {
+			spec.TreeID = "tar:" + b.Tarball.SHA256
+		}
 	case b.Ref != "":
 		spec.Tree, spec.TreeID, err = f.gitTree(ctx, cache, b.Tree, b.Ref)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -150,7 +151,7 @@ func TestBuildWithFakeMake(t *testing.T) {
 	ctx := context.Background()
 	makePath, ctl := newFakeMake(t)
 	tree := t.TempDir()
-	require.NoError(t, os.WriteFile(filepath.Join(tree, "Makefile"), []byte("# fake kernel tree\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(tree, "Makefile"), []byte("# fake kernel tree\nVERSION = 6\nPATCHLEVEL = 1\nSUBLEVEL = 192\n"), 0o644))
 	frag := writeTemp(t, "frag.config", testFragment)
 	cache := t.TempDir()
 	f := &Fetcher{CacheDir: cache, Make: makePath, Jobs: 3}
@@ -197,7 +198,7 @@ func TestBuildWithFakeMake(t *testing.T) {
 
 		// Another fragment is another build directory.
 		frag2 := writeTemp(t, "frag2.config", testFragment+"CONFIG_X=y # optional\n")
-		require.NotEqual(t, buildKey(BuildSpec{TreeID: "git:abc"}, []byte(testFragment)), buildKey(BuildSpec{TreeID: "git:abc"}, readOr(t, frag2)))
+		require.NotEqual(t, buildKey(BuildSpec{TreeID: "git:abc"}, []byte(testFragment), ""), buildKey(BuildSpec{TreeID: "git:abc"}, readOr(t, frag2), ""))
 	})
 
 	t.Run("a failed make names its log", func(t *testing.T) {
@@ -252,4 +253,24 @@ func TestGitTreeExportsARef(t *testing.T) {
 
 	_, _, err = f.gitTree(context.Background(), f.CacheDir, repo, "no-such-ref")
 	assert.ErrorContains(t, err, `git ref "no-such-ref"`)
+}
+
+// TestProjectFragmentOptionalNamesVersion: an option marked optional
+// says which kernels lack it, so a reader of a 4.x build's warning knows
+// whether it is expected.
+func TestProjectFragmentOptionalNamesVersion(t *testing.T) {
+	data := string(readOr(t, "../../kernels/configs/coldstart.config"))
+	version := regexp.MustCompile(`\b[4-9]\.[0-9]+\b`)
+	n := 0
+	for i, line := range strings.Split(data, "\n") {
+		if !strings.HasPrefix(line, "CONFIG_") || !strings.Contains(line, "# optional") {
+			continue
+		}
+		n++
+		_, comment, _ := strings.Cut(line, "# optional")
+		if !strings.Contains(comment, "4.x") {
+			assert.Regexp(t, version, comment, "line %d: %s: name the version that added (or removed) the option", i+1, line)
+		}
+	}
+	assert.GreaterOrEqual(t, n, 5)
 }

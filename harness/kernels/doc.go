@@ -17,7 +17,8 @@
 //     the go.sum h1: hash of the module). Fetched with go mod download -json
 //     into a private module cache, <cache>/gomod, never into a go.mod.
 //   - "build": a kernel built from a source tree (a directory, a git ref in a
-//     repository, or a Debian linux-source-X.Y package) with a config
+//     repository, a source tarball pinned by SHA-256 and looked for first in
+//     <cache>/mirror, or a Debian linux-source-X.Y package) with a config
 //     fragment; see Build.
 //   - "file": a bzImage or an ELF vmlinux already on disk, optionally pinned
 //     by SHA-256.
@@ -47,6 +48,18 @@
 // packages are unpacked (never installed) into <cache>/src/; a git ref is
 // exported with git archive into <cache>/src/git-<commit>/, leaving the
 // repository alone.
+//
+// # Toolchains
+//
+// A build reads the tree's version and facts (ProbeTree) and picks the
+// compiler of its era (ChooseToolchain): before 5.10, gcc-9 or gcc-10 with
+// binutils 2.35.2 from Debian bullseye, pinned by SHA-256, fetched through
+// the private APT state and unpacked with dpkg -x into
+// <cache>/toolchains/<id>/; the system's gcc from 5.10. Per-era flags
+// (-fno-PIE, CONFIG_RELOCATABLE off, -Wno-use-after-free for the host
+// compiler) are applied through wrapper scripts in the build directory and
+// printed, each with its reason, on Progress and in logs/toolchain.txt.
+// The toolchain and flags are part of the build key.
 //
 // # Config awareness
 //

@@ -54,7 +54,7 @@ func (f *Fetcher) allow(k Kernel) error {
 	case SourceGoMod:
 		return allow(k.Name, f.Go, "fetch")
 	case SourceBuild:
-		if k.Build != nil && k.Build.Debian == nil && k.Build.Ref == "" {
+		if k.Build != nil && k.Build.Debian == nil && k.Build.Tarball == nil && k.Build.Ref == "" {
 			// A tree on disk: plan applies the limit, after the checks
 			// of the tree and the fragment, which cost nothing.
 			return nil

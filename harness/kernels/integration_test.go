@@ -125,3 +125,50 @@ func TestBuildFromDebianSource(t *testing.T) {
 	}
 	assert.Empty(t, c["CONFIG_MODULES"])
 }
+
+// TestBuildFromTarballMirror builds a kernel through the tarball path
+// (the one kernel.org tarballs take) with no network but Debian's: the
+// linux-source-6.1 package pinned in kernels/tiny-6.1.toml is fetched
+// through the private APT state, its linux-source-6.1.tar.xz is put in the
+// mirror directory, and a [build.tarball] kernel whose URL cannot be
+// reached is built from it. A real build: COLDSTART_LONG=1 only.
+func TestBuildFromTarballMirror(t *testing.T) {
+	if os.Getenv("COLDSTART_LONG") != "1" {
+		t.Skip("a real kernel build takes 12+ minutes: set COLDSTART_LONG=1 to run it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Minute)
+	defer cancel()
+	src, err := LoadFile("../../kernels/tiny-6.1.toml")
+	require.NoError(t, err)
+	cache, err := DefaultCacheDir()
+	require.NoError(t, err)
+	var progress bytes.Buffer
+	f := &Fetcher{CacheDir: cache, Progress: &progress}
+	tmp := t.TempDir()
+	deb, err := f.fetchDeb(ctx, src, cache, src.Build.Debian, "build.debian.sha256", tmp)
+	require.NoError(t, err, progress.String())
+	root := filepath.Join(tmp, "root")
+	out, err := exec.Command("dpkg-deb", "-x", deb, root).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	tarball := filepath.Join(root, "usr", "src", "linux-source-6.1.tar.xz")
+	sum, _, err := sha256File(tarball)
+	require.NoError(t, err)
+	require.NoError(t, os.MkdirAll(MirrorDir(cache), 0o755))
+	require.NoError(t, os.Rename(tarball, filepath.Join(MirrorDir(cache), "linux-source-6.1.tar.xz")))
+
+	k := Kernel{Name: "tarball-6.1", Version: "6.1.192", Source: SourceBuild, File: "kernels/tarball-6.1.toml",
+		Build: &Build{Config: "configs/coldstart.config",
+			Tarball: &Tarball{URL: "https://unreachable.invalid/linux-source-6.1.tar.xz", SHA256: sum}}}
+	k.File = "../../kernels/tarball-6.1.toml" // the fragment is found beside it
+	start := time.Now()
+	im, err := f.Fetch(ctx, k)
+	require.NoError(t, err, progress.String())
+	t.Logf("tarball sha256 %s; build (or cache hit) in %s:\n%s", sum, time.Since(start).Round(time.Second), progress.String())
+	assert.Contains(t, progress.String(), "from the mirror directory")
+	assert.Contains(t, progress.String(), "toolchain for 6.1.192: the system's gcc and binutils")
+	c, err := im.KernelConfig()
+	require.NoError(t, err)
+	for _, o := range []string{"CONFIG_SMP", "CONFIG_TREE_RCU", "CONFIG_NET_NS", "CONFIG_IPC_NS"} {
+		assert.Equal(t, "y", c[o], o)
+	}
+}

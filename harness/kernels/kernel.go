@@ -36,6 +36,9 @@ type Kernel struct {
 	// Default says whether a matrix without --kernels boots it: true
 	// unless the file says default = false.
 	Default bool
+	// Sets names the kernel sets it belongs to: --kernels story boots
+	// every kernel whose file says sets = ["story"].
+	Sets []string
 
 	Debian *Debian // set when Source == SourceDebian
 	GoMod  *GoMod  // set when Source == SourceGoMod
@@ -80,6 +83,9 @@ type Build struct {
 	Tree   string  `toml:"tree"`   // absolute path to a kernel source tree
 	Ref    string  `toml:"ref"`    // optional git ref (commit, tag, branch) in Tree
 	Debian *Debian `toml:"debian"` // a linux-source-X.Y package
+	// Tarball is a kernel.org tarball pinned by SHA-256, tried first in
+	// <cache>/mirror.
+	Tarball *Tarball `toml:"tarball"`
 	// Config is the fragment applied on top of make tinyconfig; a relative
 	// path is taken from the kernel file's directory. Default
 	// "configs/coldstart.config".
@@ -118,14 +124,15 @@ type Local struct {
 
 // kernelFile is the on-disk shape of a kernel file.
 type kernelFile struct {
-	Name    string  `toml:"name"`
-	Version string  `toml:"version"`
-	Source  string  `toml:"source"`
-	Default *bool   `toml:"default"`
-	Debian  *Debian `toml:"debian"`
-	GoMod   *GoMod  `toml:"gomod"`
-	Build   *Build  `toml:"build"`
-	File    *Local  `toml:"file"`
+	Name    string   `toml:"name"`
+	Version string   `toml:"version"`
+	Source  string   `toml:"source"`
+	Default *bool    `toml:"default"`
+	Sets    []string `toml:"sets"`
+	Debian  *Debian  `toml:"debian"`
+	GoMod   *GoMod   `toml:"gomod"`
+	Build   *Build   `toml:"build"`
+	File    *Local   `toml:"file"`
 }
 
 var (
@@ -178,7 +185,7 @@ func LoadFile(path string) (Kernel, error) {
 			keys[i] = k.String()
 		}
 		return Kernel{}, fileError(path, keys[0],
-			"unknown key (unknown: %s); known keys are name, version, source, default, [debian] suite/package/version/sha256, [debian.config] package/version/sha256, [gomod] module/version/path/sha256/sum, [build] tree/ref/config, [build.debian] suite/package/version/sha256, [file] path/sha256: remove it or fix its spelling",
+			"unknown key (unknown: %s); known keys are name, version, source, default, sets, [debian] suite/package/version/sha256, [debian.config] package/version/sha256, [gomod] module/version/path/sha256/sum, [build] tree/ref/config, [build.tarball] url/sha256, [build.debian] suite/package/version/sha256, [file] path/sha256: remove it or fix its spelling",
 			strings.Join(keys, ", "))
 	}
 	k := Kernel{
@@ -187,6 +194,7 @@ func LoadFile(path string) (Kernel, error) {
 		Source:  raw.Source,
 		File:    path,
 		Default: raw.Default == nil || *raw.Default,
+		Sets:    raw.Sets,
 		Debian:  raw.Debian,
 		GoMod:   raw.GoMod,
 		Build:   raw.Build,
@@ -215,6 +223,11 @@ func (k *Kernel) validate() error {
 		return fileError(f, "version", "%q is not an upstream version: start with a digit, use digits, letters and . + ~ -", k.Version)
 	case k.Source == "":
 		return fileError(f, "source", "missing: add source = one of %s", quoteList(knownSources))
+	}
+	for _, set := range k.Sets {
+		if !nameRE.MatchString(set) || set == "all" {
+			return fileError(f, "sets", "%q is not a set name: use lowercase letters, digits, '.', '_' and '-' (and not \"all\")", set)
+		}
 	}
 	sections := map[string]bool{
 		SourceDebian: k.Debian != nil,
@@ -341,16 +354,21 @@ func validateBuild(f string, b *Build) error {
 		return fileError(f, "build", "missing: source = \"build\" needs a [build] section with tree (and optionally ref) or a [build.debian] section naming a linux-source package")
 	}
 	switch {
-	case b.Tree == "" && b.Debian == nil:
-		return fileError(f, "build", "no source tree: set tree = \"/abs/path/to/linux\" or add a [build.debian] section naming a linux-source-X.Y package")
-	case b.Tree != "" && b.Debian != nil:
-		return fileError(f, "build.tree", "both tree and [build.debian] are given: keep one")
+	case b.Tree == "" && b.Debian == nil && b.Tarball == nil:
+		return fileError(f, "build", "no source tree: set tree = \"/abs/path/to/linux\", or add a [build.tarball] section (url, sha256) or a [build.debian] section naming a linux-source-X.Y package")
+	case b.Tree != "" && b.Debian != nil, b.Tree != "" && b.Tarball != nil, b.Debian != nil && b.Tarball != nil:
+		return fileError(f, "build.tree", "more than one of tree, [build.tarball] and [build.debian] is given: keep one")
 	case b.Tree != "" && !filepath.IsAbs(b.Tree):
 		return fileError(f, "build.tree", "%q is not absolute: give an absolute path", b.Tree)
 	case b.Ref != "" && b.Tree == "":
 		return fileError(f, "build.ref", "a git ref needs tree = the git repository it lives in")
 	case b.Ref != "" && (!gitRefRE.MatchString(b.Ref) || strings.Contains(b.Ref, "..")):
 		return fileError(f, "build.ref", "%q is not a git ref (a commit, tag or branch name)", b.Ref)
+	}
+	if b.Tarball != nil {
+		if err := validateTarball(f, b.Tarball); err != nil {
+			return err
+		}
 	}
 	if b.Debian != nil {
 		if err := validateDebian(f, "build.debian", b.Debian, false); err != nil {
@@ -422,4 +440,38 @@ func Lookup(ks []Kernel, name string) (Kernel, error) {
 		return Kernel{}, fmt.Errorf("%w %q: no kernel files are loaded (add one to kernels/, see kernels/README.md)", ErrUnknownKernel, name)
 	}
 	return Kernel{}, fmt.Errorf("%w %q: known kernels are %s", ErrUnknownKernel, name, strings.Join(names, ", "))
+}
+
+// LookupAll returns the kernel called name or, when no kernel has that
+// name, every kernel of the set called name (see Kernel.Sets), in Load's
+// order.
+func LookupAll(ks []Kernel, name string) ([]Kernel, error) {
+	for _, k := range ks {
+		if k.Name == name {
+			return []Kernel{k}, nil
+		}
+	}
+	var out []Kernel
+	sets := map[string]bool{}
+	for _, k := range ks {
+		for _, s := range k.Sets {
+			sets[s] = true
+			if s == name {
+				out = append(out, k)
+			}
+		}
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
+	_, err := Lookup(ks, name)
+	if len(sets) > 0 {
+		names := make([]string, 0, len(sets))
+		for s := range sets {
+			names = append(names, s)
+		}
+		sort.Strings(names)
+		err = fmt.Errorf("%w; known sets are %s", err, strings.Join(names, ", "))
+	}
+	return nil, err
 }

@@ -159,3 +159,30 @@ func TestProjectKernelFiles(t *testing.T) {
 	assert.Equal(t, SourceDebian, k.Source)
 	assert.Contains(t, k.Debian.Package, "-cloud-amd64")
 }
+
+func TestLookupAllSets(t *testing.T) {
+	ks, err := Load("../../kernels")
+	require.NoError(t, err)
+	story, err := LookupAll(ks, "story")
+	require.NoError(t, err)
+	var names []string
+	for _, k := range story {
+		names = append(names, k.Name)
+		assert.Equal(t, SourceBuild, k.Source, "%s: the story set is built with one fragment, so rows compare kernels", k.Name)
+		assert.False(t, k.Default, "%s needs a build: not in the default matrix", k.Name)
+	}
+	assert.Equal(t, []string{"tiny-4.5", "tiny-4.9", "tiny-4.14", "tiny-4.19", "tiny-5.4", "tiny-6.1", "tiny-7.2"}, names, "4.5 to 7.x, in version order")
+
+	one, err := LookupAll(ks, "tiny-4.19")
+	require.NoError(t, err)
+	require.Len(t, one, 1)
+	assert.Equal(t, "4.19.325", one[0].Version)
+
+	_, err = LookupAll(ks, "no-such")
+	assert.ErrorIs(t, err, ErrUnknownKernel)
+	assert.ErrorContains(t, err, "known sets are story")
+
+	bad := writeTemp(t, "bad.toml", "name = \"x\"\nversion = \"1\"\nsource = \"file\"\nsets = [\"all\"]\n[file]\npath = \"/x\"\n")
+	_, err = LoadFile(bad)
+	assert.ErrorIs(t, err, ErrInvalidKernelFile)
+}

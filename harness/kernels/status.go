@@ -46,17 +46,32 @@ func (f *Fetcher) Status(ctx context.Context, k Kernel) Status {
 			return Status{}
 		}
 		spec := BuildSpec{Name: k.Name, Tree: k.Build.Tree}
+		tree := k.Build.Tree
 		switch {
+		case k.Build.Tarball != nil:
+			if k.Build.Tarball.SHA256 == "" {
+				return Status{}
+			}
+			spec.TreeID = "tar:" + k.Build.Tarball.SHA256
+			tree = unpackedTree(filepath.Join(cache, "src", "tarball-"+k.Build.Tarball.SHA256[:12]))
 		case k.Build.Debian != nil:
 			spec.TreeID = "deb:" + k.Build.Debian.SHA256
+			d := k.Build.Debian
+			tree = unpackedTree(filepath.Join(cache, "src", d.Package+"_"+d.Version+"-"+d.SHA256[:12]))
 		case k.Build.Ref != "":
 			out, err := exec.CommandContext(ctx, "git", "-C", k.Build.Tree, "rev-parse", "--verify", "--end-of-options", k.Build.Ref+"^{commit}").Output()
 			if err != nil {
 				return Status{}
 			}
 			spec.TreeID = "git:" + strings.TrimSpace(string(out))
+			tree = filepath.Join(cache, "src", "git-"+strings.TrimSpace(string(out))[:12])
 		}
-		key = k.Name + "-" + buildKey(spec, frag)
+		// The toolchain is part of the key, and it is chosen by the tree.
+		facts, err := ProbeTree(tree)
+		if err != nil {
+			return Status{}
+		}
+		key = k.Name + "-" + buildKey(spec, frag, ChooseToolchain(facts, hostGCCMajor()).key())
 	default:
 		return Status{}
 	}
@@ -84,4 +99,13 @@ func (f *Fetcher) Status(ctx context.Context, k Kernel) Status {
 		st.Boot = "vmlinux (PVH)"
 	}
 	return st
+}
+
+// unpackedTree returns the tree a source unpacked into dir holds, or dir.
+func unpackedTree(dir string) string {
+	name, err := os.ReadFile(filepath.Join(dir, ".coldstart-tree"))
+	if err != nil {
+		return dir
+	}
+	return filepath.Join(dir, strings.TrimSpace(string(name)))
 }
