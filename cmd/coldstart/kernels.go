@@ -17,7 +17,7 @@ import (
 
 const kernelsUsage = `usage:
   coldstart kernels list                       the kernels in kernels/: version, source, in the default matrix, cached or not, size
-  coldstart kernels fetch [NAME...]            fetch (or build) and verify kernels into the cache (default: all)
+  coldstart kernels fetch [NAME...]            fetch (or build) and verify kernels into the cache (default: the default kernels)
   coldstart kernels build --tree DIR [--ref REF] [--config FRAG] [--name NAME] [--config-only]
                                                build a kernel from a source tree with a config fragment
   coldstart kernels check IMAGE                check that a file is a bootable kernel; show its config
@@ -88,8 +88,13 @@ func runKernels(ctx context.Context, stdout, stderr io.Writer, args []string) er
 		}
 		names := args[1:]
 		if len(names) == 0 {
+			// The default kernels, those `matrix` runs: the others
+			// are built from source (15-20 min each) or not yet
+			// pinned, and are fetched by name.
 			for _, k := range all {
-				names = append(names, k.Name)
+				if k.Default {
+					names = append(names, k.Name)
+				}
 			}
 		}
 		ks, err := pick(all, names)
